@@ -1,0 +1,74 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "fibd",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "fibd", targets: ["fibd"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CGMP",
+            path: "Sources/CGMP",
+            providers: [.apt(["libgmp-dev"])]
+        ),
+        .target(name: "FibMath", dependencies: ["CGMP"], swiftSettings: strict),
+        .target(name: "FibCore", dependencies: ["FibMath"], swiftSettings: strict),
+        .target(
+            name: "FibWorkers",
+            dependencies: [
+                "FibCore", "FibMath",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "FibServer",
+            dependencies: [
+                "FibCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPCompression", package: "swift-nio-extras"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "fibd",
+            dependencies: [
+                "FibCore", "FibWorkers", "FibServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "FibMathTests", dependencies: ["FibMath"], swiftSettings: strict),
+        .testTarget(name: "FibCoreTests", dependencies: ["FibCore"], swiftSettings: strict),
+        .testTarget(
+            name: "FibWorkersTests",
+            dependencies: [
+                "FibWorkers", "FibCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "FibServerTests",
+            dependencies: ["FibServer", "FibCore"],
+            swiftSettings: strict
+        ),
+    ]
+)
