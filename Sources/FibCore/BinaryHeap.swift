@@ -1,0 +1,57 @@
+/// A min-heap: `pop` gives the smallest element. Used for the run queue and for deadlines.
+struct BinaryHeap<Element: Comparable> {
+    private(set) var storage: [Element] = []
+
+    var count: Int { storage.count }
+    var isEmpty: Bool { storage.isEmpty }
+    var min: Element? { storage.first }
+
+    mutating func push(_ element: Element) {
+        storage.append(element)
+        var child = storage.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard storage[child] < storage[parent] else { break }
+            storage.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    mutating func pop() -> Element? {
+        guard !storage.isEmpty else { return nil }
+        storage.swapAt(0, storage.count - 1)
+        let smallest = storage.removeLast()
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1
+            let right = left + 1
+            var smallestChild = parent
+            if left < storage.count, storage[left] < storage[smallestChild] { smallestChild = left }
+            if right < storage.count, storage[right] < storage[smallestChild] { smallestChild = right }
+            if smallestChild == parent { break }
+            storage.swapAt(parent, smallestChild)
+            parent = smallestChild
+        }
+        return smallest
+    }
+
+    /// Drops every element for which `isStale` is true, in O(n).
+    mutating func removeAll(where isStale: (Element) -> Bool) {
+        storage.removeAll(where: isStale)
+        for index in stride(from: storage.count / 2 - 1, through: 0, by: -1) { siftDown(index) }
+    }
+
+    private mutating func siftDown(_ start: Int) {
+        var parent = start
+        while true {
+            let left = 2 * parent + 1
+            let right = left + 1
+            var smallestChild = parent
+            if left < storage.count, storage[left] < storage[smallestChild] { smallestChild = left }
+            if right < storage.count, storage[right] < storage[smallestChild] { smallestChild = right }
+            if smallestChild == parent { return }
+            storage.swapAt(parent, smallestChild)
+            parent = smallestChild
+        }
+    }
+}

@@ -1,0 +1,103 @@
+import FibMath
+
+/// What happened, as the events feed reports it.
+public enum EventKind: String, Sendable, CaseIterable {
+    case taskSubmitted = "task.submitted"
+    case taskStarted = "task.started"
+    case taskDone = "task.done"
+    case taskFailed = "task.failed"
+    case taskCancelled = "task.cancelled"
+    case taskTimedOut = "task.timed_out"
+    case taskRequeued = "task.requeued"
+    case workerReady = "worker.ready"
+    case workerExited = "worker.exited"
+}
+
+/// One entry of the event log. Optional members are set where they mean something.
+public struct Event: Sendable {
+    public var seq: UInt64
+    public var wallNanos: Int64
+    public var kind: EventKind
+    public var task: TaskID?
+    public var n: UInt64?
+    public var algorithm: Algorithm?
+    public var workerPID: Int32?
+    public var attempt: Int?
+    public var durationNanos: UInt64?
+    public var digits: Int?
+    /// The result itself, on `task.done` events of short results only.
+    public var result: [UInt8]?
+    public var error: String?
+    public var cached: Bool?
+
+    public init(kind: EventKind, wallNanos: Int64) {
+        self.seq = 0
+        self.wallNanos = wallNanos
+        self.kind = kind
+    }
+}
+
+/// What a reader of the log gets for a cursor.
+public enum EventRead: Sendable {
+    /// Events after the cursor (possibly none yet) and the cursor to pass next.
+    case events([Event], next: UInt64)
+    /// The cursor is older than the oldest event kept, or from another run: start again at `head`.
+    case expired(head: UInt64)
+}
+
+/// A bounded ring of events numbered from 1, read by cursor (the seq of the last event seen).
+public struct EventLog: Sendable {
+    /// Results longer than this are not carried in events; clients GET the task.
+    public static let inlineResultDigits = 1000
+
+    private var ring: [Event?]
+    private var start = 0
+    private var count = 0
+    private var inlineBytes = 0
+    private let maxInlineBytes: Int
+    /// The seq of the newest event; 0 before the first.
+    public private(set) var head: UInt64 = 0
+
+    public init(capacity: Int, maxInlineResultBytes: Int) {
+        ring = Array(repeating: nil, count: max(1, capacity))
+        maxInlineBytes = maxInlineResultBytes
+    }
+
+    /// The seq of the oldest event kept (head + 1 while the log is empty).
+    public var oldest: UInt64 { head - UInt64(count) + 1 }
+
+    public mutating func append(_ event: Event) {
+        var event = event
+        if let result = event.result, result.count > Self.inlineResultDigits { event.result = nil }
+        head += 1
+        event.seq = head
+        let bytes = event.result?.count ?? 0
+        while count == ring.count || (count > 0 && inlineBytes + bytes > maxInlineBytes) {
+            dropOldest()
+        }
+        ring[(start + count) % ring.count] = event
+        count += 1
+        inlineBytes += bytes
+    }
+
+    private mutating func dropOldest() {
+        inlineBytes -= ring[start]?.result?.count ?? 0
+        ring[start] = nil
+        start = (start + 1) % ring.count
+        count -= 1
+    }
+
+    /// The events after `cursor`, at most `limit` of them.
+    public func read(after cursor: UInt64, limit: Int) -> EventRead {
+        if cursor > head || cursor + 1 < oldest { return .expired(head: head) }
+        let available = Int(head - cursor)
+        let taken = min(available, max(0, limit))
+        let firstIndex = count - available
+        var events: [Event] = []
+        events.reserveCapacity(taken)
+        for offset in 0..<taken {
+            if let event = ring[(start + firstIndex + offset) % ring.count] { events.append(event) }
+        }
+        return .events(events, next: cursor + UInt64(taken))
+    }
+}

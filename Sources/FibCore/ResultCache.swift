@@ -1,0 +1,101 @@
+import FibMath
+
+/// What a computation is: the same n with the same algorithm always gives the same digits.
+public struct ComputationKey: Hashable, Sendable {
+    public var n: UInt64
+    public var algorithm: Algorithm
+
+    public init(n: UInt64, algorithm: Algorithm) {
+        self.n = n
+        self.algorithm = algorithm
+    }
+}
+
+/// Finished results kept for reuse, least recently used first out, bounded in bytes.
+public struct ResultCache: Sendable {
+    private struct Entry {
+        var digits: [UInt8]
+        var lastUse: UInt64
+    }
+
+    private var entries: [ComputationKey: Entry] = [:]
+    /// Use stamps in order; stale stamps (an entry used again since) are skipped on eviction.
+    private var useOrder: [(stamp: UInt64, key: ComputationKey)] = []
+    private var useOrderStart = 0
+    private var clock: UInt64 = 0
+    public private(set) var capacityBytes: Int
+    public private(set) var bytes = 0
+    public private(set) var hits = 0
+    public private(set) var misses = 0
+
+    public init(capacityBytes: Int) {
+        self.capacityBytes = capacityBytes
+    }
+
+    public var count: Int { entries.count }
+
+    /// The digits for `key`, if kept; marks them recently used.
+    public mutating func lookup(_ key: ComputationKey) -> [UInt8]? {
+        guard var entry = entries[key] else {
+            misses += 1
+            return nil
+        }
+        hits += 1
+        clock += 1
+        entry.lastUse = clock
+        entries[key] = entry
+        recordUse(clock, key)
+        return entry.digits
+    }
+
+    /// Whether `key` is kept, without counting a hit or a miss.
+    public func contains(_ key: ComputationKey) -> Bool { entries[key] != nil }
+
+    /// Keeps `digits` for `key` unless they alone exceed the capacity; evicts the least recently used.
+    public mutating func insert(_ digits: [UInt8], for key: ComputationKey) {
+        guard digits.count <= capacityBytes else { return }
+        if let old = entries[key] { bytes -= old.digits.count }
+        clock += 1
+        entries[key] = Entry(digits: digits, lastUse: clock)
+        bytes += digits.count
+        recordUse(clock, key)
+        evictToCapacity()
+    }
+
+    /// Changes the bound, evicting the least recently used entries if it shrank.
+    public mutating func setCapacity(_ newCapacity: Int) {
+        capacityBytes = max(0, newCapacity)
+        evictToCapacity()
+    }
+
+    private mutating func evictToCapacity() {
+        while bytes > capacityBytes, useOrderStart < useOrder.count {
+            let (stamp, victim) = useOrder[useOrderStart]
+            useOrderStart += 1
+            if let entry = entries[victim], entry.lastUse == stamp {
+                entries[victim] = nil
+                bytes -= entry.digits.count
+            }
+        }
+        compactUseOrder()
+    }
+
+    private mutating func recordUse(_ stamp: UInt64, _ key: ComputationKey) {
+        useOrder.append((stamp, key))
+        compactUseOrder()
+    }
+
+    /// Keeps the use log within a small multiple of the entries, so repeated hits cannot grow it without bound.
+    private mutating func compactUseOrder() {
+        let live = useOrder.count - useOrderStart
+        guard live > 64, live > 4 * entries.count else {
+            if useOrderStart > 1024, useOrderStart * 2 > useOrder.count {
+                useOrder.removeFirst(useOrderStart)
+                useOrderStart = 0
+            }
+            return
+        }
+        useOrder = useOrder[useOrderStart...].filter { entries[$0.key]?.lastUse == $0.stamp }
+        useOrderStart = 0
+    }
+}

@@ -1,0 +1,569 @@
+import FibMath
+
+/// What the scheduler asks of the worker pool.
+public enum SchedulerAction: Sendable, Equatable {
+    case start(Job, on: WorkerID)
+    case kill(WorkerID)
+}
+
+/// The result of a cancel request.
+public enum CancelOutcome: Sendable {
+    case cancelled(FibTask)
+    case alreadyEnded(FibTask)
+    case notFound
+}
+
+/// A worker as the scheduler knows it.
+public struct WorkerRecord: Sendable {
+    public enum State: String, Sendable {
+        case idle
+        case busy
+        /// Killed or dead, waiting for its replacement to say hello.
+        case restarting
+    }
+
+    public var id: WorkerID
+    public var pid: Int32?
+    public var state: State
+    public var job: UInt64?
+    public var computation: ComputationKey?
+    /// The first live task of the computation it runs.
+    public var task: TaskID?
+    public var done = 0
+    public var failed = 0
+    public var restarts = 0
+    public var readyAt: Int64?
+}
+
+/// The heart of fibd: tasks, their state machine, the run queue, coalescing of identical
+/// tasks, the result cache, timeouts, retries, retention, and the event log.
+///
+/// Pure and deterministic: it reads no clock (each call is handed `now`) and does no I/O.
+/// What it wants done to workers comes out of ``takeActions()``; the tasks that ended out
+/// of ``takeEndedTasks()``. One owner calls it from one thread.
+public final class Scheduler {
+    private struct Computation {
+        var key: ComputationKey
+        var priority: Int
+        /// Order of first submission: FIFO within a priority, kept when requeued.
+        var seq: UInt64
+        /// Bumped whenever the computation's place in the queue changes; older queue entries are stale.
+        var version: UInt64 = 0
+        /// Tasks still waiting for this computation (queued or running), in submission order.
+        var members: [TaskID] = []
+        var attempts = 0
+        var worker: WorkerID?
+        var job: UInt64?
+        var startedAt: Moment?
+    }
+
+    private struct QueueEntry: Comparable {
+        var priority: Int
+        var seq: UInt64
+        var version: UInt64
+        var key: ComputationKey
+
+        static func < (lhs: QueueEntry, rhs: QueueEntry) -> Bool {
+            lhs.priority != rhs.priority ? lhs.priority > rhs.priority : lhs.seq < rhs.seq
+        }
+        static func == (lhs: QueueEntry, rhs: QueueEntry) -> Bool {
+            lhs.priority == rhs.priority && lhs.seq == rhs.seq && lhs.version == rhs.version && lhs.key == rhs.key
+        }
+    }
+
+    private struct Deadline: Comparable {
+        var monotonicNanos: UInt64
+        var task: TaskID
+
+        static func < (lhs: Deadline, rhs: Deadline) -> Bool {
+            (lhs.monotonicNanos, lhs.task) < (rhs.monotonicNanos, rhs.task)
+        }
+    }
+
+    public private(set) var limits: SchedulerLimits
+    public private(set) var cache: ResultCache
+    public private(set) var events: EventLog
+    public private(set) var counters = SchedulerCounters()
+    public private(set) var durations = DurationHistogram()
+    public private(set) var completions = RecentRate()
+    /// True once ``beginDraining()`` was called: submits are refused.
+    public private(set) var isDraining = false
+
+    private var nextTaskID: UInt64
+    private var nextJobID: UInt64 = 1
+    private var nextSeq: UInt64 = 0
+    private var tasks: [TaskID: FibTask] = [:]
+    /// Task ids in submission order (ids increase), for listing; forgotten ids are dropped lazily.
+    private var taskOrder: [TaskID] = []
+    private var computationOf: [TaskID: ComputationKey] = [:]
+    private var computations: [ComputationKey: Computation] = [:]
+    private var runQueue = BinaryHeap<QueueEntry>()
+    private var deadlines = BinaryHeap<Deadline>()
+    private var deadlineOf: [TaskID: UInt64] = [:]
+    private var workers: [WorkerID: WorkerRecord] = [:]
+    private var finishedOrder: [(task: TaskID, monotonicNanos: UInt64)] = []
+    private var finishedOrderStart = 0
+    private var retainedBytes = 0
+    private var actions: [SchedulerAction] = []
+    private var endedTasks: [TaskID] = []
+
+    /// - Parameter firstTaskID: the number of the first task id; the caller makes ids unique across runs.
+    public init(limits: SchedulerLimits, firstTaskID: UInt64) {
+        self.limits = limits
+        self.nextTaskID = firstTaskID
+        self.cache = ResultCache(capacityBytes: limits.cacheBytes)
+        self.events = EventLog(capacity: limits.eventLogCapacity, maxInlineResultBytes: limits.eventLogResultBytes)
+    }
+
+    // MARK: - Output
+
+    /// What the worker pool must do now, in order. Emptied by the call.
+    public func takeActions() -> [SchedulerAction] {
+        defer { actions.removeAll(keepingCapacity: true) }
+        return actions
+    }
+
+    /// Tasks that reached a final state since the last call. Emptied by the call.
+    public func takeEndedTasks() -> [TaskID] {
+        defer { endedTasks.removeAll(keepingCapacity: true) }
+        return endedTasks
+    }
+
+    // MARK: - Reading
+
+    public func task(_ id: TaskID) -> FibTask? { tasks[id] }
+
+    public var workerRecords: [WorkerRecord] { workers.values.sorted { $0.id < $1.id } }
+
+    /// Tasks in submission order after `cursor`, filtered by state, at most `limit`, and the cursor
+    /// for the next page (nil when there is no more).
+    public func listTasks(states: Set<TaskState>?, after cursor: TaskID?, limit: Int) -> ([FibTask], TaskID?) {
+        var start = 0
+        if let cursor {
+            var low = 0
+            var high = taskOrder.count
+            while low < high {
+                let middle = (low + high) / 2
+                if taskOrder[middle] <= cursor { low = middle + 1 } else { high = middle }
+            }
+            start = low
+        }
+        var page: [FibTask] = []
+        var index = start
+        while index < taskOrder.count, page.count < limit {
+            if let task = tasks[taskOrder[index]], states?.contains(task.state) ?? true { page.append(task) }
+            index += 1
+        }
+        let more = taskOrder[index...].contains { id in tasks[id].map { states?.contains($0.state) ?? true } ?? false }
+        return (page, more ? page.last?.id : nil)
+    }
+
+    /// When ``tick(now:)`` next has work to do (a task deadline or a retention expiry), on the monotonic clock.
+    public var nextWakeup: UInt64? {
+        var earliest = deadlines.min?.monotonicNanos
+        if finishedOrderStart < finishedOrder.count {
+            let expiry = finishedOrder[finishedOrderStart].monotonicNanos + limits.retainNanos
+            earliest = min(earliest ?? expiry, expiry)
+        }
+        return earliest
+    }
+
+    public var idleWorkerCount: Int { workers.values.count { $0.state == .idle } }
+    public var busyWorkerCount: Int { workers.values.count { $0.state == .busy } }
+
+    // MARK: - Commands from clients
+
+    /// Accepts `requests` as new tasks, all or none.
+    /// - Parameter isBatch: the requests came as a list, so batch limits apply and errors name an index.
+    public func submit(_ requests: [TaskRequest], isBatch: Bool, now: Moment) throws(SubmitRefusal) -> [FibTask] {
+        if isDraining { throw .shuttingDown }
+        if isBatch, requests.isEmpty || requests.count > limits.maxBatch {
+            throw .batchSize(count: requests.count, limit: limits.maxBatch)
+        }
+        var needed = 0
+        for (index, request) in requests.enumerated() {
+            if let message = request.problem(under: limits) {
+                throw .invalid(index: isBatch ? index : nil, message: message)
+            }
+            let key = ComputationKey(n: request.n, algorithm: request.algorithm)
+            if !cache.contains(key) && computations[key]?.worker == nil { needed += 1 }
+        }
+        // Idle workers take new computations at once, so they do not count against the queue.
+        if needed > 0, counters.queued + needed > limits.maxQueue + idleWorkerCount {
+            throw .queueFull(limit: limits.maxQueue)
+        }
+        let ids = requests.map { accept($0, now: now) }
+        dispatch(now: now)
+        return ids.compactMap { tasks[$0] }
+    }
+
+    private func accept(_ request: TaskRequest, now: Moment) -> TaskID {
+        let id = TaskID(rawValue: nextTaskID)
+        nextTaskID += 1
+        let key = ComputationKey(n: request.n, algorithm: request.algorithm)
+        let task = FibTask(
+            id: id, n: request.n, algorithm: request.algorithm, priority: request.priority,
+            timeoutNanos: request.timeoutNanos ?? min(limits.defaultTimeoutNanos, limits.maxTimeoutNanos),
+            state: .queued, attempts: 0, submittedAt: now.wallNanos, startedAt: nil, finishedAt: nil,
+            workerPID: nil, cached: false, result: nil, error: nil)
+        tasks[id] = task
+        taskOrder.append(id)
+        counters.submitted += 1
+        var event = Event(kind: .taskSubmitted, wallNanos: now.wallNanos)
+        event.task = id
+        event.n = request.n
+        event.algorithm = request.algorithm
+        events.append(event)
+
+        if let digits = cache.lookup(key) {
+            tasks[id]?.cached = true
+            tasks[id]?.startedAt = now.wallNanos
+            counters.queued += 1
+            finish(id, as: .done, result: digits, error: nil, now: now)
+            return id
+        }
+        counters.queued += 1
+        computationOf[id] = key
+        if var computation = computations[key] {
+            counters.deduplicated += 1
+            computation.members.append(id)
+            if computation.worker != nil {
+                computations[key] = computation
+                markRunning(id, computation: computation, now: now)
+                return id
+            }
+            if request.priority > computation.priority {
+                computation.priority = request.priority
+                computation.version += 1
+                enqueue(computation)
+            }
+            computations[key] = computation
+            return id
+        }
+        var computation = Computation(key: key, priority: request.priority, seq: nextSeq)
+        nextSeq += 1
+        computation.members = [id]
+        computations[key] = computation
+        enqueue(computation)
+        return id
+    }
+
+    /// Cancels a task. A running computation that no other task waits for has its worker killed.
+    public func cancel(_ id: TaskID, now: Moment) -> CancelOutcome {
+        guard let task = tasks[id] else { return .notFound }
+        if task.state == .cancelled { return .cancelled(task) }
+        if task.state.isFinal { return .alreadyEnded(task) }
+        finish(id, as: .cancelled, result: nil, error: "cancelled by request", now: now)
+        dispatch(now: now)
+        return tasks[id].map { .cancelled($0) } ?? .notFound
+    }
+
+    /// Refuses new submits from now on; running and queued work goes on.
+    public func beginDraining() {
+        isDraining = true
+    }
+
+    /// Applies new limits (on reload). The cache and event log keep their contents up to the new bounds.
+    public func apply(_ newLimits: SchedulerLimits, now: Moment) {
+        cache.setCapacity(newLimits.cacheBytes)
+        limits = newLimits
+        tick(now: now)
+    }
+
+    // MARK: - Reports from the worker pool
+
+    public func workerReady(_ worker: WorkerID, pid: Int32, now: Moment) {
+        var record = workers[worker] ?? WorkerRecord(id: worker, state: .idle)
+        record.pid = pid
+        record.state = .idle
+        record.job = nil
+        record.computation = nil
+        record.task = nil
+        record.readyAt = now.wallNanos
+        workers[worker] = record
+        var event = Event(kind: .workerReady, wallNanos: now.wallNanos)
+        event.workerPID = pid
+        events.append(event)
+        dispatch(now: now)
+    }
+
+    /// The pool no longer has this slot (it shrank).
+    public func workerRemoved(_ worker: WorkerID) {
+        workers[worker] = nil
+    }
+
+    public func jobFinished(_ worker: WorkerID, job: UInt64, outcome: JobOutcome, now: Moment) {
+        guard var record = workers[worker], record.state == .busy, record.job == job,
+            let key = record.computation, let computation = computations[key]
+        else { return }
+        record.state = .idle
+        record.job = nil
+        record.computation = nil
+        record.task = nil
+        switch outcome {
+        case .success(let result):
+            record.done += 1
+            cache.insert(result.digits, for: key)
+            for id in computation.members {
+                finish(id, as: .done, result: result.digits, error: nil, now: now)
+            }
+        case .failure(let message):
+            record.failed += 1
+            for id in computation.members {
+                finish(id, as: .failed, result: nil, error: message, now: now)
+            }
+        }
+        workers[worker] = record
+        computations[key] = nil
+        dispatch(now: now)
+    }
+
+    public func workerExited(_ worker: WorkerID, pid: Int32, exit: WorkerExit, now: Moment) {
+        guard var record = workers[worker] else { return }
+        var event = Event(kind: .workerExited, wallNanos: now.wallNanos)
+        event.workerPID = pid
+        event.error = exit.description
+        events.append(event)
+        counters.workerRestarts += 1
+        record.restarts += 1
+        let lost = record.computation
+        record.state = .restarting
+        record.pid = nil
+        record.job = nil
+        record.computation = nil
+        record.task = nil
+        workers[worker] = record
+        if let key = lost, var computation = computations[key], computation.worker == worker {
+            computation.worker = nil
+            computation.job = nil
+            computation.startedAt = nil
+            if computation.attempts >= limits.maxAttempts {
+                let message = "\(exit); gave up after \(computation.attempts) attempts"
+                for id in computation.members {
+                    finish(id, as: .failed, result: nil, error: message, now: now)
+                }
+                computations[key] = nil
+            } else {
+                counters.requeued += 1
+                for id in computation.members { markRequeued(id, exit: exit, now: now) }
+                computation.version += 1
+                computations[key] = computation
+                enqueue(computation)
+            }
+        }
+        dispatch(now: now)
+    }
+
+    // MARK: - Time
+
+    /// Times out running tasks past their deadline and forgets finished tasks past retention.
+    public func tick(now: Moment) {
+        while let deadline = deadlines.min, deadline.monotonicNanos <= now.monotonicNanos {
+            _ = deadlines.pop()
+            guard deadlineOf[deadline.task] == deadline.monotonicNanos, let task = tasks[deadline.task] else {
+                continue
+            }
+            let seconds = formatSeconds(task.timeoutNanos)
+            finish(deadline.task, as: .timedOut, result: nil, error: "timed out after \(seconds) s", now: now)
+        }
+        forgetExpired(now: now)
+        dispatch(now: now)
+    }
+
+    // MARK: - Internals
+
+    private func enqueue(_ computation: Computation) {
+        runQueue.push(
+            QueueEntry(
+                priority: computation.priority, seq: computation.seq, version: computation.version,
+                key: computation.key))
+        // Stale entries (cancelled or re-prioritised computations) are skipped when popped; drop
+        // them in bulk when they outnumber the live ones, so the heap stays bounded by the queue.
+        if runQueue.count > 64, runQueue.count > 2 * (computations.count + 1) {
+            runQueue.removeAll { entry in
+                guard let live = computations[entry.key] else { return true }
+                return live.version != entry.version || live.worker != nil
+            }
+        }
+    }
+
+    private func dispatch(now: Moment) {
+        while true {
+            guard let worker = workers.values.filter({ $0.state == .idle }).min(by: { $0.id < $1.id }) else { return }
+            guard var computation = popQueued() else { return }
+            let job = Job(id: nextJobID, n: computation.key.n, algorithm: computation.key.algorithm)
+            nextJobID += 1
+            computation.attempts += 1
+            computation.worker = worker.id
+            computation.job = job.id
+            computation.startedAt = now
+            computations[computation.key] = computation
+            var record = worker
+            record.state = .busy
+            record.job = job.id
+            record.computation = computation.key
+            record.task = computation.members.first
+            workers[worker.id] = record
+            for id in computation.members { markRunning(id, computation: computation, now: now) }
+            actions.append(.start(job, on: worker.id))
+        }
+    }
+
+    private func popQueued() -> Computation? {
+        while let entry = runQueue.pop() {
+            if let computation = computations[entry.key], computation.version == entry.version,
+                computation.worker == nil
+            {
+                return computation
+            }
+        }
+        return nil
+    }
+
+    private func markRunning(_ id: TaskID, computation: Computation, now: Moment) {
+        guard var task = tasks[id], let worker = computation.worker else { return }
+        if task.state == .queued {
+            counters.queued -= 1
+            counters.running += 1
+        }
+        task.state = .running
+        task.attempts += 1
+        task.startedAt = now.wallNanos
+        task.workerPID = workers[worker]?.pid
+        tasks[id] = task
+        let deadline = now.monotonicNanos &+ task.timeoutNanos
+        deadlineOf[id] = deadline
+        deadlines.push(Deadline(monotonicNanos: deadline, task: id))
+        var event = Event(kind: .taskStarted, wallNanos: now.wallNanos)
+        event.task = id
+        event.n = task.n
+        event.algorithm = task.algorithm
+        event.workerPID = task.workerPID
+        event.attempt = task.attempts
+        events.append(event)
+    }
+
+    private func markRequeued(_ id: TaskID, exit: WorkerExit, now: Moment) {
+        guard var task = tasks[id], task.state == .running else { return }
+        counters.running -= 1
+        counters.queued += 1
+        var event = Event(kind: .taskRequeued, wallNanos: now.wallNanos)
+        event.task = id
+        event.n = task.n
+        event.algorithm = task.algorithm
+        event.workerPID = task.workerPID
+        event.attempt = task.attempts
+        event.error = exit.description
+        events.append(event)
+        task.state = .queued
+        task.startedAt = nil
+        task.workerPID = nil
+        tasks[id] = task
+        deadlineOf[id] = nil
+    }
+
+    /// Moves a live task to a final state and lets its computation go when nobody waits for it.
+    private func finish(_ id: TaskID, as state: TaskState, result: [UInt8]?, error: String?, now: Moment) {
+        guard var task = tasks[id], !task.state.isFinal else { return }
+        switch task.state {
+        case .queued: counters.queued -= 1
+        case .running: counters.running -= 1
+        default: break
+        }
+        task.state = state
+        task.finishedAt = now.wallNanos
+        task.result = result
+        task.error = error
+        tasks[id] = task
+        deadlineOf[id] = nil
+        endedTasks.append(id)
+
+        let kind: EventKind
+        switch state {
+        case .done:
+            counters.done += 1
+            completions.record(at: now)
+            if !task.cached, let nanos = task.durationNanos { durations.record(nanos: nanos) }
+            kind = .taskDone
+        case .failed:
+            counters.failed += 1
+            kind = .taskFailed
+        case .cancelled:
+            counters.cancelled += 1
+            kind = .taskCancelled
+        case .timedOut:
+            counters.timedOut += 1
+            kind = .taskTimedOut
+        case .queued, .running:
+            return
+        }
+        var event = Event(kind: kind, wallNanos: now.wallNanos)
+        event.task = id
+        event.n = task.n
+        event.algorithm = task.algorithm
+        event.workerPID = task.workerPID
+        event.attempt = task.attempts
+        event.durationNanos = task.durationNanos
+        event.digits = result?.count
+        event.result = result
+        event.error = error
+        event.cached = task.cached ? true : nil
+        events.append(event)
+
+        retainedBytes += result?.count ?? 0
+        finishedOrder.append((id, now.monotonicNanos))
+        leaveComputation(id)
+        forgetExpired(now: now)
+    }
+
+    private func leaveComputation(_ id: TaskID) {
+        guard let key = computationOf.removeValue(forKey: id), var computation = computations[key] else { return }
+        computation.members.removeAll { $0 == id }
+        guard computation.members.isEmpty else {
+            computations[key] = computation
+            return
+        }
+        computations[key] = nil
+        if let worker = computation.worker, var record = workers[worker], record.job == computation.job {
+            // Nobody waits for this result any more: free the CPU now.
+            record.state = .restarting
+            record.job = nil
+            record.computation = nil
+            record.task = nil
+            workers[worker] = record
+            actions.append(.kill(worker))
+        }
+    }
+
+    private func forgetExpired(now: Moment) {
+        while finishedOrderStart < finishedOrder.count {
+            let (id, finishedAt) = finishedOrder[finishedOrderStart]
+            let kept = finishedOrder.count - finishedOrderStart
+            let expired = finishedAt &+ limits.retainNanos <= now.monotonicNanos
+            guard expired || kept > limits.retainCount || retainedBytes > limits.retainBytes else { break }
+            finishedOrderStart += 1
+            if let task = tasks.removeValue(forKey: id) { retainedBytes -= task.result?.count ?? 0 }
+        }
+        if finishedOrderStart > 1024, finishedOrderStart * 2 > finishedOrder.count {
+            finishedOrder.removeFirst(finishedOrderStart)
+            finishedOrderStart = 0
+        }
+        if taskOrder.count > 1024, taskOrder.count > 2 * tasks.count {
+            taskOrder.removeAll { tasks[$0] == nil }
+        }
+    }
+}
+
+/// Seconds as short text: "0.5", "2", "1.25".
+func formatSeconds(_ nanos: UInt64) -> String {
+    let whole = nanos / nanosPerSecond
+    var fraction = nanos % nanosPerSecond
+    guard fraction != 0 else { return "\(whole)" }
+    var digits = 9
+    while fraction % 10 == 0 {
+        fraction /= 10
+        digits -= 1
+    }
+    let text = String(fraction)
+    return "\(whole)." + String(repeating: "0", count: digits - text.utf8.count) + text
+}

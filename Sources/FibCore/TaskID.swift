@@ -1,0 +1,24 @@
+/// A task's identity: 16 lowercase hex digits of a 64-bit number.
+///
+/// The numbers increase: the first one of a run is the wall clock in microseconds at
+/// start-up, so ids stay unique across restarts without any shared state.
+public struct TaskID: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public let rawValue: UInt64
+
+    public init(rawValue: UInt64) {
+        self.rawValue = rawValue
+    }
+
+    /// Parses the text form; nil for anything that is not exactly 16 hex digits.
+    public init?(_ text: some StringProtocol) {
+        guard text.utf8.count == 16, let value = UInt64(text, radix: 16) else { return nil }
+        self.rawValue = value
+    }
+
+    public var description: String {
+        let hex = String(rawValue, radix: 16)
+        return String(repeating: "0", count: 16 - hex.utf8.count) + hex
+    }
+
+    public static func < (lhs: TaskID, rhs: TaskID) -> Bool { lhs.rawValue < rhs.rawValue }
+}
