@@ -83,3 +83,30 @@ public protocol WorkerPoolDelegate: AnyObject {
     /// respawns the slot itself (with backoff after crashes it did not cause).
     func workerExited(_ worker: WorkerID, pid: Int32, exit: WorkerExit)
 }
+
+/// What the pool measures of one worker slot, for the workers and status views.
+public struct WorkerSample: Sendable {
+    public enum State: String, Sendable {
+        case starting
+        case idle
+        case busy
+        case restarting
+    }
+
+    public var id: WorkerID
+    public var pid: Int32?
+    public var state: State
+    public var cpuSeconds: Double
+    public var rssBytes: Int
+    /// Bytes read from the worker's socket since the slot was created.
+    public var bytesReceived: Int
+
+    public init(id: WorkerID, pid: Int32?, state: State, cpuSeconds: Double, rssBytes: Int, bytesReceived: Int) {
+        self.id = id
+        self.pid = pid
+        self.state = state
+        self.cpuSeconds = cpuSeconds
+        self.rssBytes = rssBytes
+        self.bytesReceived = bytesReceived
+    }
+}
