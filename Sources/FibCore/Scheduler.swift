@@ -300,6 +300,9 @@ public final class Scheduler {
         record.job = nil
         record.computation = nil
         record.task = nil
+        // Forgotten before its members finish: otherwise the last one to leave sees a running
+        // computation nobody waits for and kills the worker that just answered.
+        computations[key] = nil
         switch outcome {
         case .success(let result):
             record.done += 1
@@ -314,7 +317,6 @@ public final class Scheduler {
             }
         }
         workers[worker] = record
-        computations[key] = nil
         dispatch(now: now)
     }
 
