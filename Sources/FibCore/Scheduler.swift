@@ -235,6 +235,8 @@ public final class Scheduler {
             if request.priority > computation.priority {
                 computation.priority = request.priority
                 computation.version += 1
+                // Stored first: enqueue may drop entries whose version differs from the stored one.
+                computations[key] = computation
                 enqueue(computation)
             }
             computations[key] = computation
