@@ -1,0 +1,141 @@
+import FibMath
+import Testing
+
+@testable import FibCore
+
+/// A scheduler driven the way the runtime drives it, with a hand-moved clock and a record of
+/// the jobs each worker was given (from the start actions), so tests can answer them.
+final class SchedulerHarness {
+    let scheduler: Scheduler
+    var now = Moment(monotonicNanos: 5_000 * nanosPerSecond, wallNanos: 1_800_000_000 * 1_000_000_000)
+    /// The job each worker was last told to start, as read from the actions.
+    private(set) var jobOf: [WorkerID: Job] = [:]
+    /// Every action taken so far, oldest first.
+    private(set) var actionHistory: [SchedulerAction] = []
+
+    init(limits: SchedulerLimits = SchedulerLimits(), firstTaskID: UInt64 = 1) {
+        scheduler = Scheduler(limits: limits, firstTaskID: firstTaskID)
+    }
+
+    static func limits(_ change: (inout SchedulerLimits) -> Void) -> SchedulerLimits {
+        var limits = SchedulerLimits()
+        change(&limits)
+        return limits
+    }
+
+    func advance(seconds: Double) {
+        now = now.advanced(byNanos: UInt64(seconds * Double(nanosPerSecond)))
+    }
+
+    /// The actions since the last call; start actions are remembered for ``finish(_:digits:)``.
+    @discardableResult
+    func takeActions() -> [SchedulerAction] {
+        let actions = scheduler.takeActions()
+        for action in actions {
+            if case .start(let job, let worker) = action { jobOf[worker] = job }
+        }
+        actionHistory += actions
+        return actions
+    }
+
+    func ready(_ worker: WorkerID, pid: Int32? = nil) {
+        scheduler.workerReady(worker, pid: pid ?? Int32(1000 + worker), now: now)
+    }
+
+    /// Submits one task; fails the test (and returns a placeholder-free nil) when refused.
+    @discardableResult
+    func submit(
+        _ n: UInt64, _ algorithm: Algorithm = .fast, priority: Int = 0, timeout seconds: Double? = nil,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) -> FibTask? {
+        let request = TaskRequest(
+            n: n, algorithm: algorithm, priority: priority,
+            timeoutNanos: seconds.map { UInt64($0 * Double(nanosPerSecond)) })
+        do {
+            let tasks = try scheduler.submit([request], isBatch: false, now: now)
+            #expect(tasks.count == 1, sourceLocation: sourceLocation)
+            return tasks.first
+        } catch {
+            Issue.record("submit of n=\(n) refused: \(error)", sourceLocation: sourceLocation)
+            return nil
+        }
+    }
+
+    /// Answers the job the worker was last given with `digits` (by default the digits of n itself).
+    func finish(_ worker: WorkerID, digits: [UInt8]? = nil, sourceLocation: SourceLocation = #_sourceLocation) {
+        guard let job = jobOf[worker] else {
+            Issue.record("worker \(worker) was never given a job", sourceLocation: sourceLocation)
+            return
+        }
+        let result = JobResult(digits: digits ?? fakeDigits(job.n), computeNanos: 1, encodeNanos: 1)
+        scheduler.jobFinished(worker, job: job.id, outcome: .success(result), now: now)
+    }
+
+    func fail(_ worker: WorkerID, message: String) {
+        guard let job = jobOf[worker] else { return }
+        scheduler.jobFinished(worker, job: job.id, outcome: .failure(message), now: now)
+    }
+
+    func exited(_ worker: WorkerID, exit: WorkerExit = .signaled(signal: 9)) {
+        let pid = scheduler.workerRecords.first { $0.id == worker }?.pid ?? Int32(1000 + worker)
+        scheduler.workerExited(worker, pid: pid, exit: exit, now: now)
+    }
+
+    func tick() { scheduler.tick(now: now) }
+
+    func task(_ id: TaskID?) -> FibTask? { id.flatMap { scheduler.task($0) } }
+
+    func state(_ task: FibTask?) -> TaskState? { task.flatMap { scheduler.task($0.id)?.state } }
+
+    func worker(_ id: WorkerID) -> WorkerRecord? { scheduler.workerRecords.first { $0.id == id } }
+
+    var allTasks: [FibTask] { scheduler.listTasks(states: nil, after: nil, limit: .max).0 }
+
+    func events(after cursor: UInt64 = 0) -> [Event] {
+        switch scheduler.events.read(after: cursor, limit: .max) {
+        case .events(let events, _): return events
+        case .expired: return []
+        }
+    }
+}
+
+/// Stand-in digits for F(n): the scheduler never looks inside them.
+func fakeDigits(_ n: UInt64) -> [UInt8] { Array("F\(n)".utf8) }
+
+func digits(count: Int) -> [UInt8] { [UInt8](repeating: UInt8(ascii: "7"), count: count) }
+
+/// The start action's job, if it is one.
+func startedJob(_ action: SchedulerAction) -> (job: Job, worker: WorkerID)? {
+    if case .start(let job, let worker) = action { return (job, worker) }
+    return nil
+}
+
+/// Checks the scheduler's running totals against the tasks it lists.
+/// - Parameter nothingForgotten: no task was dropped by retention, so the final-state totals must match too.
+func expectCountersMatchTasks(
+    _ scheduler: Scheduler, nothingForgotten: Bool = true, sourceLocation: SourceLocation = #_sourceLocation
+) {
+    let tasks = scheduler.listTasks(states: nil, after: nil, limit: .max).0
+    var byState: [TaskState: Int] = [:]
+    for task in tasks { byState[task.state, default: 0] += 1 }
+    let counters = scheduler.counters
+    #expect(counters.queued == byState[.queued, default: 0], "queued", sourceLocation: sourceLocation)
+    #expect(counters.running == byState[.running, default: 0], "running", sourceLocation: sourceLocation)
+    if nothingForgotten {
+        #expect(counters.done == byState[.done, default: 0], "done", sourceLocation: sourceLocation)
+        #expect(counters.failed == byState[.failed, default: 0], "failed", sourceLocation: sourceLocation)
+        #expect(counters.cancelled == byState[.cancelled, default: 0], "cancelled", sourceLocation: sourceLocation)
+        #expect(counters.timedOut == byState[.timedOut, default: 0], "timed_out", sourceLocation: sourceLocation)
+        #expect(counters.submitted == tasks.count, "submitted", sourceLocation: sourceLocation)
+    } else {
+        #expect(counters.done >= byState[.done, default: 0], "done", sourceLocation: sourceLocation)
+        #expect(counters.failed >= byState[.failed, default: 0], "failed", sourceLocation: sourceLocation)
+        #expect(counters.cancelled >= byState[.cancelled, default: 0], "cancelled", sourceLocation: sourceLocation)
+        #expect(counters.timedOut >= byState[.timedOut, default: 0], "timed_out", sourceLocation: sourceLocation)
+    }
+    let ended = counters.done + counters.failed + counters.cancelled + counters.timedOut
+    #expect(
+        counters.submitted == counters.queued + counters.running + ended, "every submitted task is counted once",
+        sourceLocation: sourceLocation)
+    #expect(counters.running + counters.queued >= 0, sourceLocation: sourceLocation)
+}
