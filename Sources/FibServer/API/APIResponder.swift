@@ -1,0 +1,387 @@
+import FibCore
+import FibMath
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+/// Settings of the API that are not the scheduler's.
+public struct APISettings: Sendable {
+    public var version: String
+    /// Long-polls are cut to this.
+    public var maxWait: TimeAmount
+    public var maxBody: Int
+
+    public init(version: String, maxWait: TimeAmount, maxBody: Int) {
+        self.version = version
+        self.maxWait = maxWait
+        self.maxBody = maxBody
+    }
+}
+
+/// The REST API v1: routes requests to the task runtime and writes its answers as JSON.
+public final class APIResponder: HTTPResponder, @unchecked Sendable {
+    private let runtime: TaskRuntime
+    private let settings: APISettings
+    /// Limits as last applied; read on any loop, written on reload only.
+    private let limitsBox: Mutex<SchedulerLimits>
+    /// The HTTP layer's counters, for /metrics. Set once during wiring.
+    public var httpMetrics: HTTPMetrics?
+
+    public init(runtime: TaskRuntime, settings: APISettings, limits: SchedulerLimits) {
+        self.runtime = runtime
+        self.settings = settings
+        self.limitsBox = Mutex(limits)
+    }
+
+    /// Takes new scheduler limits for request validation (on reload).
+    public func apply(_ limits: SchedulerLimits) {
+        limitsBox.withLock { $0 = limits }
+    }
+
+    private var limits: SchedulerLimits { limitsBox.withLock { $0 } }
+
+    public func respond(to request: HTTPRequest, context: RequestContext) -> EventLoopFuture<HTTPResponse> {
+        do {
+            return try route(request, context: context).flatMapErrorThrowing { error in
+                throw Self.problem(for: error)
+            }
+        } catch {
+            return context.eventLoop.makeFailedFuture(Self.problem(for: error))
+        }
+    }
+
+    /// Errors from below become the problems clients see.
+    private static func problem(for error: any Error) -> any Error {
+        if let refusal = error as? SubmitRefusal { return APIProblems.refusal(refusal) }
+        return error
+    }
+
+    private func route(_ request: HTTPRequest, context: RequestContext) throws -> EventLoopFuture<HTTPResponse> {
+        let path = request.path
+        let method = request.method == .HEAD ? HTTPMethod.GET : request.method
+        func allow(_ methods: [HTTPMethod]) throws {
+            if !methods.contains(method) { throw APIProblems.methodNotAllowed(request.method, allowed: methods) }
+        }
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        switch path {
+        case "/api/v1/tasks":
+            try allow([.GET, .POST])
+            return method == .POST ? try submit(request, context) : try list(request, context)
+        case "/api/v1/events":
+            try allow([.GET])
+            return try events(request, context)
+        case "/api/v1/workers":
+            try allow([.GET])
+            return workers(context)
+        case "/api/v1/status":
+            try allow([.GET])
+            return status(context)
+        case "/api/v1/openapi.json":
+            try allow([.GET])
+            return context.eventLoop.makeSucceededFuture(
+                .json(.ok, context.allocator.buffer(string: OpenAPIDocument.json)))
+        case "/healthz":
+            try allow([.GET])
+            return healthz(context)
+        case "/readyz":
+            try allow([.GET])
+            return readyz(context)
+        case "/metrics":
+            try allow([.GET])
+            return metrics(context)
+        default:
+            break
+        }
+        if segments.count == 5, segments[0].isEmpty, segments[1] == "api", segments[2] == "v1", !segments[4].isEmpty {
+            switch segments[3] {
+            case "tasks":
+                try allow([.GET, .DELETE])
+                let id = String(segments[4])
+                return method == .DELETE ? try cancel(id, context) : try task(id, request, context)
+            case "fib":
+                try allow([.GET])
+                return try fib(segments[4], request, context)
+            default:
+                break
+            }
+        }
+        throw APIProblems.notFound(path)
+    }
+
+    // MARK: - Tasks
+
+    private func submit(_ request: HTTPRequest, _ context: RequestContext) throws -> EventLoopFuture<HTTPResponse> {
+        if let type = request.headers.first(name: "content-type"), !Self.isJSONContentType(type) {
+            throw APIProblems.unsupportedMediaType(type)
+        }
+        let wait = try waitParameter(request)
+        let body: JSONValue
+        do {
+            body = try JSONParser.parse(request.body)
+        } catch {
+            throw APIProblems.malformedJSON("the body is not valid JSON: \(error)")
+        }
+        let (requests, isBatch) = try TaskDecoding.requests(from: body, limits: limits)
+        return runtime.submit(requests, isBatch: isBatch, wait: wait).map { tasks in
+            let allEnded = tasks.allSatisfy { $0.state.isFinal }
+            let status: HTTPResponseStatus = wait != nil && allEnded ? .ok : .accepted
+            var writer = JSONWriter(allocator: context.allocator, capacity: 512 * tasks.count)
+            if isBatch {
+                writer.beginObject()
+                writer.key("tasks")
+                writer.beginArray()
+                for task in tasks { writer.task(task) }
+                writer.endArray()
+                writer.endObject()
+            } else if let task = tasks.first {
+                writer.task(task)
+            }
+            var response = HTTPResponse.json(status, writer.buffer)
+            if !isBatch, let task = tasks.first {
+                response.headers.add(name: "location", value: "/api/v1/tasks/\(task.id)")
+            }
+            return response
+        }
+    }
+
+    /// curl's `-d` sends form encoding by default; a JSON body under that label is still JSON.
+    static func isJSONContentType(_ value: String) -> Bool {
+        let type = value.split(separator: ";").first.map { $0.trimmingASCIISpaces().lowercased() } ?? ""
+        return type == "application/json" || type.hasSuffix("+json") || type == "application/x-www-form-urlencoded"
+            || type.isEmpty
+    }
+
+    private func task(_ idText: String, _ request: HTTPRequest, _ context: RequestContext) throws
+        -> EventLoopFuture<HTTPResponse>
+    {
+        guard let id = TaskID(idText) else { throw APIProblems.taskNotFound(idText) }
+        let wait = try waitParameter(request)
+        return runtime.task(id, wait: wait, clientGone: context.closeFuture).flatMapThrowing { task in
+            guard let task else { throw APIProblems.taskNotFound(idText) }
+            var writer = JSONWriter(allocator: context.allocator, capacity: 512 + (task.result?.count ?? 0))
+            writer.task(task)
+            return .json(.ok, writer.buffer)
+        }
+    }
+
+    private func cancel(_ idText: String, _ context: RequestContext) throws -> EventLoopFuture<HTTPResponse> {
+        guard let id = TaskID(idText) else { throw APIProblems.taskNotFound(idText) }
+        return runtime.cancel(id).flatMapThrowing { outcome in
+            switch outcome {
+            case .notFound:
+                throw APIProblems.taskNotFound(idText)
+            case .alreadyEnded(let task):
+                throw APIProblems.taskEnded(task)
+            case .cancelled(let task):
+                var writer = JSONWriter(allocator: context.allocator, capacity: 512)
+                writer.task(task)
+                return .json(.ok, writer.buffer)
+            }
+        }
+    }
+
+    private func list(_ request: HTTPRequest, _ context: RequestContext) throws -> EventLoopFuture<HTTPResponse> {
+        var states: Set<TaskState>?
+        if let text = request.query["state"], !text.isEmpty {
+            var chosen = Set<TaskState>()
+            for name in text.split(separator: ",") {
+                guard let state = TaskState(rawValue: String(name)) else {
+                    throw APIProblems.invalidParameter(
+                        "state must be a comma-separated list of queued, running, done, failed, cancelled, timed_out")
+                }
+                chosen.insert(state)
+            }
+            states = chosen
+        }
+        let limit = try integerParameter(request, "limit", default: 100, range: 1...1000)
+        var cursor: TaskID?
+        if let text = request.query["cursor"], !text.isEmpty {
+            guard let id = TaskID(text) else {
+                throw APIProblems.invalidParameter("cursor must be a value of next_cursor from an earlier page")
+            }
+            cursor = id
+        }
+        return runtime.listTasks(states: states, after: cursor, limit: limit).map { tasks, next in
+            var writer = JSONWriter(allocator: context.allocator, capacity: 256 * tasks.count + 64)
+            writer.beginObject()
+            writer.key("tasks")
+            writer.beginArray()
+            for task in tasks { writer.task(task, includeResult: false) }
+            writer.endArray()
+            writer.key("next_cursor")
+            if let next { writer.string(next.description) } else { writer.null() }
+            writer.endObject()
+            return .json(.ok, writer.buffer)
+        }
+    }
+
+    private func fib(_ nText: Substring, _ request: HTTPRequest, _ context: RequestContext) throws
+        -> EventLoopFuture<HTTPResponse>
+    {
+        var algorithm = Algorithm.default
+        if let name = request.query["algorithm"] {
+            guard let known = Algorithm(rawValue: name) else {
+                throw APIProblems.invalidTask("algorithm must be one of fast, recursive")
+            }
+            algorithm = known
+        }
+        let limits = limits
+        let n = try TaskDecoding.naturalNumber(nText, algorithm: algorithm, limits: limits)
+        var timeoutNanos: UInt64?
+        if let text = request.query["timeout"] {
+            guard let nanos = parseDurationNanos(text), nanos > 0, nanos <= limits.maxTimeoutNanos else {
+                throw APIProblems.invalidParameter(
+                    "timeout must be a duration more than 0 and at most \(limits.maxTimeoutNanos / nanosPerSecond) s")
+            }
+            timeoutNanos = nanos
+        }
+        let taskRequest = TaskRequest(n: n, algorithm: algorithm, timeoutNanos: timeoutNanos)
+        if let message = taskRequest.problem(under: limits) { throw APIProblems.invalidTask(message) }
+        let wantsText = Self.prefersText(request.headers.first(name: "accept"))
+        return runtime.compute(taskRequest, clientGone: context.closeFuture).flatMapThrowing { task in
+            guard task.state == .done, let digits = task.result else { throw APIProblems.taskFailed(task) }
+            var buffer = context.allocator.buffer(capacity: digits.count + 128)
+            if wantsText {
+                buffer.writeBytes(digits)
+                buffer.writeInteger(UInt8(ascii: "\n"))
+                return .text(.ok, buffer)
+            }
+            var writer = JSONWriter(buffer: buffer)
+            writer.beginObject()
+            writer.key("n")
+            writer.uint(task.n)
+            writer.member("algorithm", task.algorithm.rawValue)
+            writer.member("digits", digits.count)
+            writer.key("result")
+            writer.digitString(digits)
+            writer.endObject()
+            buffer = writer.buffer
+            return .json(.ok, buffer)
+        }
+    }
+
+    /// True when the client asks for text/plain rather than JSON.
+    static func prefersText(_ accept: String?) -> Bool {
+        guard let accept else { return false }
+        let types = accept.split(separator: ",").map {
+            $0.split(separator: ";").first.map { $0.trimmingASCIISpaces().lowercased() } ?? ""
+        }
+        guard let text = types.firstIndex(of: "text/plain") else { return false }
+        let json = types.firstIndex { $0 == "application/json" || $0 == "*/*" || $0 == "application/*" }
+        return json.map { text < $0 } ?? true
+    }
+
+    // MARK: - Events, workers, status
+
+    private func events(_ request: HTTPRequest, _ context: RequestContext) throws -> EventLoopFuture<HTTPResponse> {
+        var cursor: UInt64?
+        if let text = request.query["after"], !text.isEmpty {
+            guard let value = UInt64(text) else {
+                throw APIProblems.invalidParameter("after must be a non-negative integer: the 'next' of a reply")
+            }
+            cursor = value
+        }
+        let limit = try integerParameter(request, "limit", default: 1000, range: 1...10_000)
+        let wait = try waitParameter(request)
+        return runtime.events(after: cursor, limit: limit, wait: wait, clientGone: context.closeFuture)
+            .flatMapThrowing { read in
+                switch read {
+                case .expired(let head):
+                    throw APIProblems.cursorExpired(head: head)
+                case .events(let events, let next):
+                    var writer = JSONWriter(allocator: context.allocator, capacity: 64 + 160 * events.count)
+                    writer.beginObject()
+                    writer.key("events")
+                    writer.beginArray()
+                    for event in events { writer.event(event) }
+                    writer.endArray()
+                    writer.key("next")
+                    writer.uint(next)
+                    writer.key("oldest")
+                    writer.uint(events.first?.seq ?? next + 1)
+                    writer.endObject()
+                    return .json(.ok, writer.buffer)
+                }
+            }
+    }
+
+    private func workers(_ context: RequestContext) -> EventLoopFuture<HTTPResponse> {
+        runtime.snapshot().map { snapshot in
+            var writer = JSONWriter(allocator: context.allocator, capacity: 64 + 256 * snapshot.workers.count)
+            writer.beginObject()
+            writer.key("workers")
+            writer.beginArray()
+            for worker in snapshot.workers { writer.worker(worker) }
+            writer.endArray()
+            writer.endObject()
+            return .json(.ok, writer.buffer)
+        }
+    }
+
+    private func status(_ context: RequestContext) -> EventLoopFuture<HTTPResponse> {
+        let settings = settings
+        return runtime.snapshot().map { snapshot in
+            var writer = JSONWriter(allocator: context.allocator, capacity: 1024)
+            writer.status(snapshot, version: settings.version, maxWait: settings.maxWait, maxBody: settings.maxBody)
+            return .json(.ok, writer.buffer)
+        }
+    }
+
+    private func healthz(_ context: RequestContext) -> EventLoopFuture<HTTPResponse> {
+        // Answered from the runtime's loop, so a stuck scheduler shows up as a health failure.
+        runtime.eventLoop.submit {
+            .json(.ok, context.allocator.buffer(string: #"{"status":"ok"}"#))
+        }.hop(to: context.eventLoop)
+    }
+
+    private func readyz(_ context: RequestContext) -> EventLoopFuture<HTTPResponse> {
+        runtime.snapshot().map { snapshot in
+            if snapshot.isDraining {
+                return .json(.serviceUnavailable, context.allocator.buffer(string: #"{"status":"draining"}"#))
+            }
+            if !snapshot.isReady {
+                return .json(.serviceUnavailable, context.allocator.buffer(string: #"{"status":"starting"}"#))
+            }
+            return .json(.ok, context.allocator.buffer(string: #"{"status":"ready"}"#))
+        }
+    }
+
+    private func metrics(_ context: RequestContext) -> EventLoopFuture<HTTPResponse> {
+        let http = httpMetrics
+        return runtime.snapshot().map { snapshot in
+            .text(
+                .ok, context.allocator.buffer(string: PrometheusText.render(snapshot, http: http)),
+                contentType: "text/plain; version=0.0.4; charset=utf-8")
+        }
+    }
+
+    // MARK: - Parameters
+
+    private func waitParameter(_ request: HTTPRequest) throws -> TimeAmount? {
+        guard let text = request.query["wait"] else { return nil }
+        guard let wait = parseWait(text) else {
+            throw APIProblems.invalidParameter("wait must be a duration such as 30, 0.5, 30s or 500ms, not '\(text)'")
+        }
+        return min(wait, settings.maxWait)
+    }
+
+    private func integerParameter(_ request: HTTPRequest, _ name: String, default value: Int, range: ClosedRange<Int>)
+        throws -> Int
+    {
+        guard let text = request.query[name] else { return value }
+        guard let number = Int(text), range.contains(number) else {
+            throw APIProblems.invalidParameter(
+                "\(name) must be an integer from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return number
+    }
+}
+
+extension StringProtocol {
+    func trimmingASCIISpaces() -> Substring {
+        let text = Substring(self)
+        guard let first = text.firstIndex(where: { $0 != " " && $0 != "\t" }) else { return "" }
+        guard let last = text.lastIndex(where: { $0 != " " && $0 != "\t" }) else { return "" }
+        return text[first...last]
+    }
+}

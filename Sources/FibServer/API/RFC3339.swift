@@ -1,0 +1,31 @@
+/// Formats a Unix time in nanoseconds as RFC 3339 UTC with milliseconds: `2026-11-24T22:47:38.123Z`.
+func rfc3339(_ wallNanos: Int64) -> String {
+    let millis = wallNanos / 1_000_000
+    var days = millis / 86_400_000
+    var msOfDay = millis % 86_400_000
+    if msOfDay < 0 {
+        msOfDay += 86_400_000
+        days -= 1
+    }
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468
+    let era = (z >= 0 ? z : z - 146_096) / 146_097
+    let dayOfEra = z - era * 146_097
+    let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+    let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+    let monthIndex = (5 * dayOfYear + 2) / 153
+    let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+    let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+    let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+
+    func pad(_ value: Int64, _ width: Int) -> String {
+        let text = String(value)
+        return String(repeating: "0", count: max(0, width - text.utf8.count)) + text
+    }
+    let hour = msOfDay / 3_600_000
+    let minute = msOfDay / 60_000 % 60
+    let second = msOfDay / 1000 % 60
+    let ms = msOfDay % 1000
+    return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(hour, 2)):\(pad(minute, 2)):\(pad(second, 2))."
+        + "\(pad(ms, 3))Z"
+}

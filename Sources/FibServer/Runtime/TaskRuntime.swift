@@ -1,0 +1,365 @@
+import FibCore
+import Logging
+import NIOCore
+
+/// Runs the pure ``Scheduler`` on one event loop: feeds it the clock, the API's requests and
+/// the worker pool's reports, carries out its actions on the pool, and holds the long-polls.
+///
+/// Every piece of state here is confined to `eventLoop`; the public methods may be called
+/// from any thread and hop there. That confinement is why the type can be `@unchecked Sendable`.
+public final class TaskRuntime: @unchecked Sendable {
+    /// A client waiting for something: a task to end, or events after a cursor.
+    private struct Waiter {
+        var promise: EventLoopPromise<Void>
+        var timeout: Scheduled<Void>?
+        /// The task it waits for; nil for an events long-poll.
+        var task: TaskID?
+    }
+
+    public let eventLoop: any EventLoop
+    private let scheduler: Scheduler
+    private let logger: Logger
+    private let clock: @Sendable () -> Moment
+    public let startedAt: Moment
+    /// The pool the scheduler's actions go to. Set once during wiring, before workers start.
+    public var pool: (any WorkerPoolControl)?
+    /// Reads CPU and memory of the workers; set during wiring.
+    public var sampleWorkers: (() -> [WorkerSample])?
+
+    private var nextWaiterID = 0
+    private var taskWaiters: [TaskID: Set<Int>] = [:]
+    private var eventWaiters: Set<Int> = []
+    private var waiters: [Int: Waiter] = [:]
+    private var lastEventHead: UInt64 = 0
+    private var wakeup: (at: UInt64, task: Scheduled<Void>)?
+    private var expectedWorkers: Int
+    private var readyWorkerIDs: Set<WorkerID> = []
+    private let allReady: EventLoopPromise<Void>
+
+    public init(
+        limits: SchedulerLimits, workers: Int, eventLoop: any EventLoop, logger: Logger,
+        clock: @escaping @Sendable () -> Moment = SystemClock.now
+    ) {
+        let now = clock()
+        self.startedAt = now
+        // Ids start at the wall clock in microseconds, so they stay unique across restarts.
+        self.scheduler = Scheduler(limits: limits, firstTaskID: UInt64(max(0, now.wallNanos / 1000)))
+        self.eventLoop = eventLoop
+        self.logger = logger
+        self.clock = clock
+        self.expectedWorkers = workers
+        self.allReady = eventLoop.makePromise()
+        if workers == 0 { allReady.succeed() }
+    }
+
+    /// Completes once every worker of the first pool has said hello.
+    public var ready: EventLoopFuture<Void> { allReady.futureResult }
+
+    // MARK: - Requests (any thread)
+
+    /// Submits tasks; with `wait`, answers once they all ended or the wait is over.
+    public func submit(_ requests: [TaskRequest], isBatch: Bool, wait: TimeAmount?) -> EventLoopFuture<[FibTask]> {
+        eventLoop.flatSubmit {
+            let tasks: [FibTask]
+            do {
+                tasks = try self.mutate { now in try self.scheduler.submit(requests, isBatch: isBatch, now: now) }
+            } catch {
+                return self.eventLoop.makeFailedFuture(error)
+            }
+            for task in tasks {
+                self.logger.debug(
+                    "task submitted",
+                    metadata: ["task": "\(task.id)", "n": "\(task.n)", "algorithm": "\(task.algorithm.rawValue)"])
+            }
+            guard let wait, tasks.contains(where: { !$0.state.isFinal }) else {
+                return self.eventLoop.makeSucceededFuture(tasks)
+            }
+            let waits = tasks.filter { !$0.state.isFinal }.map {
+                self.addWaiter(timeout: wait, task: $0.id, clientGone: nil)
+            }
+            return EventLoopFuture.andAllComplete(waits, on: self.eventLoop).map {
+                tasks.map { self.scheduler.task($0.id) ?? $0 }
+            }
+        }
+    }
+
+    /// The task, after waiting up to `wait` for it to end; nil if unknown.
+    /// - Parameter clientGone: completes if the client leaves; its long-poll is dropped then.
+    public func task(_ id: TaskID, wait: TimeAmount?, clientGone: EventLoopFuture<Void>? = nil)
+        -> EventLoopFuture<FibTask?>
+    {
+        eventLoop.flatSubmit {
+            guard let task = self.scheduler.task(id) else { return self.eventLoop.makeSucceededFuture(nil) }
+            guard let wait, !task.state.isFinal else { return self.eventLoop.makeSucceededFuture(task) }
+            let waiter = self.addWaiter(timeout: wait, task: id, clientGone: clientGone)
+            return waiter.map { self.scheduler.task(id) ?? task }
+        }
+    }
+
+    public func cancel(_ id: TaskID) -> EventLoopFuture<CancelOutcome> {
+        eventLoop.submit {
+            let outcome = self.mutate { now in self.scheduler.cancel(id, now: now) }
+            if case .cancelled(let task) = outcome {
+                self.logger.info("task cancelled", metadata: ["task": "\(id)", "n": "\(task.n)"])
+            }
+            return outcome
+        }
+    }
+
+    /// Computes one task for a request that holds its connection open (GET /fib/{n}): the task
+    /// is cancelled if the client goes away first.
+    public func compute(_ request: TaskRequest, clientGone: EventLoopFuture<Void>) -> EventLoopFuture<FibTask> {
+        submit([request], isBatch: false, wait: nil).flatMap { tasks in
+            guard let task = tasks.first else {
+                return self.eventLoop.makeFailedFuture(SubmitRefusal.shuttingDown)
+            }
+            if task.state.isFinal { return self.eventLoop.makeSucceededFuture(task) }
+            clientGone.whenComplete { _ in
+                self.eventLoop.execute {
+                    if let current = self.scheduler.task(task.id), !current.state.isFinal {
+                        _ = self.mutate { now in self.scheduler.cancel(task.id, now: now) }
+                    }
+                }
+            }
+            // Bounded: the task's own timeout ends it.
+            return self.addWaiter(timeout: nil, task: task.id, clientGone: nil).map {
+                self.scheduler.task(task.id) ?? task
+            }
+        }
+    }
+
+    public func listTasks(states: Set<TaskState>?, after cursor: TaskID?, limit: Int)
+        -> EventLoopFuture<([FibTask], TaskID?)>
+    {
+        eventLoop.submit { self.scheduler.listTasks(states: states, after: cursor, limit: limit) }
+    }
+
+    /// Events after `cursor` (nil: from now on); with `wait`, an empty answer is held until one comes.
+    public func events(
+        after cursor: UInt64?, limit: Int, wait: TimeAmount?, clientGone: EventLoopFuture<Void>? = nil
+    ) -> EventLoopFuture<EventRead> {
+        eventLoop.flatSubmit {
+            let from = cursor ?? self.scheduler.events.head
+            let read = self.scheduler.events.read(after: from, limit: limit)
+            guard case .events(let events, _) = read, events.isEmpty, let wait, wait > .zero else {
+                return self.eventLoop.makeSucceededFuture(read)
+            }
+            return self.addWaiter(timeout: wait, task: nil, clientGone: clientGone).map {
+                self.scheduler.events.read(after: from, limit: limit)
+            }
+        }
+    }
+
+    /// A consistent picture of the daemon for /status and /metrics.
+    public func snapshot() -> EventLoopFuture<RuntimeSnapshot> {
+        eventLoop.submit { self.makeSnapshot() }
+    }
+
+    /// Starts refusing submits (SIGTERM); running work goes on.
+    public func beginDraining() -> EventLoopFuture<Void> {
+        eventLoop.submit { self.scheduler.beginDraining() }
+    }
+
+    /// Completes once no task is running or queued, or after `timeout`.
+    public func drained(timeout: TimeAmount) -> EventLoopFuture<Void> {
+        eventLoop.flatSubmit {
+            let promise = self.eventLoop.makePromise(of: Void.self)
+            self.checkDrained(until: .now() + timeout, promise: promise)
+            return promise.futureResult
+        }
+    }
+
+    private func checkDrained(until deadline: NIODeadline, promise: EventLoopPromise<Void>) {
+        let counters = scheduler.counters
+        if counters.running + counters.queued == 0 || NIODeadline.now() >= deadline {
+            promise.succeed()
+        } else {
+            eventLoop.scheduleTask(in: .milliseconds(20)) { self.checkDrained(until: deadline, promise: promise) }
+        }
+    }
+
+    /// Answers every held long-poll now (used when stopping).
+    public func releaseWaiters() -> EventLoopFuture<Void> {
+        eventLoop.submit {
+            for id in Array(self.waiters.keys) { self.resolveWaiter(id) }
+            self.taskWaiters.removeAll()
+            self.eventWaiters.removeAll()
+        }
+    }
+
+    // MARK: - Internals (on the event loop)
+
+    private func now() -> Moment { clock() }
+
+    /// Runs a scheduler command, then carries out what it asks for and wakes whoever waits.
+    private func mutate<Result, Failure: Error>(_ body: (Moment) throws(Failure) -> Result) throws(Failure) -> Result {
+        eventLoop.preconditionInEventLoop()
+        let result = try body(now())
+        afterMutation()
+        return result
+    }
+
+    private func afterMutation() {
+        for action in scheduler.takeActions() {
+            switch action {
+            case .start(let job, let worker): pool?.start(job, on: worker)
+            case .kill(let worker): pool?.kill(worker)
+            }
+        }
+        for id in scheduler.takeEndedTasks() {
+            logEnd(of: id)
+            for waiter in taskWaiters[id] ?? [] { resolveWaiter(waiter) }
+        }
+        if scheduler.events.head != lastEventHead {
+            lastEventHead = scheduler.events.head
+            for waiter in eventWaiters { resolveWaiter(waiter) }
+        }
+        armWakeup()
+    }
+
+    private func logEnd(of id: TaskID) {
+        guard let task = scheduler.task(id) else { return }
+        var metadata: Logger.Metadata = [
+            "task": "\(id)", "n": "\(task.n)", "algorithm": "\(task.algorithm.rawValue)",
+            "state": "\(task.state.rawValue)", "attempt": "\(task.attempts)",
+        ]
+        if let pid = task.workerPID { metadata["worker_pid"] = "\(pid)" }
+        if let nanos = task.durationNanos { metadata["duration_usec"] = "\(nanos / 1000)" }
+        if let error = task.error { metadata["error"] = "\(error)" }
+        let level: Logger.Level = task.state == .failed ? .warning : .debug
+        logger.log(level: level, "task \(task.state.rawValue)", metadata: metadata)
+    }
+
+    /// Keeps one timer armed at the scheduler's next deadline.
+    private func armWakeup() {
+        guard let at = scheduler.nextWakeup else {
+            wakeup?.task.cancel()
+            wakeup = nil
+            return
+        }
+        if let wakeup, wakeup.at <= at { return }
+        wakeup?.task.cancel()
+        let nowNanos = now().monotonicNanos
+        let delay = at > nowNanos ? Int64(min(at - nowNanos, UInt64(Int64.max))) : 0
+        let task = eventLoop.scheduleTask(in: .nanoseconds(delay)) {
+            self.wakeup = nil
+            self.mutate { now in self.scheduler.tick(now: now) }
+        }
+        wakeup = (at, task)
+    }
+
+    /// A future that completes when `task` ends (or, for nil, when the next event comes), when
+    /// `timeout` elapses (nil: no limit of its own), or when the client leaves.
+    private func addWaiter(timeout: TimeAmount?, task: TaskID?, clientGone: EventLoopFuture<Void>?)
+        -> EventLoopFuture<Void>
+    {
+        nextWaiterID += 1
+        let id = nextWaiterID
+        var waiter = Waiter(promise: eventLoop.makePromise(), timeout: nil, task: task)
+        if let timeout {
+            waiter.timeout = eventLoop.scheduleTask(in: timeout) { self.resolveWaiter(id) }
+        }
+        waiters[id] = waiter
+        if let task {
+            taskWaiters[task, default: []].insert(id)
+        } else {
+            eventWaiters.insert(id)
+        }
+        clientGone?.whenComplete { _ in self.eventLoop.execute { self.resolveWaiter(id) } }
+        return waiter.promise.futureResult
+    }
+
+    /// Completes a waiter once and forgets it everywhere.
+    private func resolveWaiter(_ id: Int) {
+        guard let waiter = waiters.removeValue(forKey: id) else { return }
+        if let task = waiter.task {
+            taskWaiters[task]?.remove(id)
+            if taskWaiters[task]?.isEmpty == true { taskWaiters[task] = nil }
+        } else {
+            eventWaiters.remove(id)
+        }
+        waiter.timeout?.cancel()
+        waiter.promise.succeed()
+    }
+
+    private func makeSnapshot() -> RuntimeSnapshot {
+        let now = now()
+        let samples = sampleWorkers?() ?? []
+        let records = Dictionary(uniqueKeysWithValues: scheduler.workerRecords.map { ($0.id, $0) })
+        let workers = samples.map { sample -> WorkerView in
+            let record = records[sample.id]
+            let task = record?.task.flatMap { scheduler.task($0) }
+            return WorkerView(sample: sample, record: record, task: task)
+        }
+        return RuntimeSnapshot(
+            now: now, startedAt: startedAt, counters: scheduler.counters, limits: scheduler.limits,
+            durations: scheduler.durations, doneLastMinute: scheduler.completions.lastMinute(at: now),
+            cacheEntries: scheduler.cache.count, cacheBytes: scheduler.cache.bytes,
+            cacheCapacity: scheduler.cache.capacityBytes, cacheHits: scheduler.cache.hits,
+            cacheMisses: scheduler.cache.misses, eventHead: scheduler.events.head,
+            eventOldest: scheduler.events.oldest, workers: workers, expectedWorkers: expectedWorkers,
+            isDraining: scheduler.isDraining, isReady: readyWorkerIDs.count >= expectedWorkers,
+            longPolls: waiters.count)
+    }
+
+    /// Changes the limits (on reload).
+    public func apply(_ limits: SchedulerLimits, workers: Int) -> EventLoopFuture<Void> {
+        eventLoop.submit {
+            self.expectedWorkers = workers
+            self.mutate { now in self.scheduler.apply(limits, now: now) }
+        }
+    }
+
+    /// A slot the pool removed while shrinking.
+    public func workerRemoved(_ worker: WorkerID) {
+        eventLoop.execute {
+            self.readyWorkerIDs.remove(worker)
+            self.scheduler.workerRemoved(worker)
+        }
+    }
+}
+
+extension TaskRuntime: WorkerPoolDelegate {
+    public func workerReady(_ worker: WorkerID, pid: Int32) {
+        mutate { now in scheduler.workerReady(worker, pid: pid, now: now) }
+        readyWorkerIDs.insert(worker)
+        if readyWorkerIDs.count >= expectedWorkers { allReady.succeed() }
+    }
+
+    public func jobFinished(_ worker: WorkerID, job: UInt64, outcome: JobOutcome) {
+        mutate { now in scheduler.jobFinished(worker, job: job, outcome: outcome, now: now) }
+    }
+
+    public func workerExited(_ worker: WorkerID, pid: Int32, exit: WorkerExit) {
+        mutate { now in scheduler.workerExited(worker, pid: pid, exit: exit, now: now) }
+    }
+}
+
+/// A worker as the workers view shows it: what the pool measured and what the scheduler knows.
+public struct WorkerView: Sendable {
+    public var sample: WorkerSample
+    public var record: WorkerRecord?
+    public var task: FibTask?
+}
+
+/// Everything /status and /metrics report, read at one moment on the runtime's loop.
+public struct RuntimeSnapshot: Sendable {
+    public var now: Moment
+    public var startedAt: Moment
+    public var counters: SchedulerCounters
+    public var limits: SchedulerLimits
+    public var durations: DurationHistogram
+    public var doneLastMinute: Int
+    public var cacheEntries: Int
+    public var cacheBytes: Int
+    public var cacheCapacity: Int
+    public var cacheHits: Int
+    public var cacheMisses: Int
+    public var eventHead: UInt64
+    public var eventOldest: UInt64
+    public var workers: [WorkerView]
+    public var expectedWorkers: Int
+    public var isDraining: Bool
+    public var isReady: Bool
+    public var longPolls: Int
+}
