@@ -295,6 +295,7 @@ class Fibd:
         deadline = time.monotonic() + READY_TIMEOUT
         while not self.ready.wait(0.05):
             if self.process.poll() is not None:
+                self.exit_code = self.process.returncode
                 self.eof.wait(2)
                 pytest.fail(f"fibd exited with {self.process.returncode} before ready\n{self.log()}")
             if time.monotonic() >= deadline:
