@@ -525,6 +525,9 @@ public final class Scheduler {
         computation.members.removeAll { $0 == id }
         guard computation.members.isEmpty else {
             computations[key] = computation
+            if let worker = computation.worker, workers[worker]?.job == computation.job {
+                workers[worker]?.task = computation.members.first
+            }
             return
         }
         computations[key] = nil
