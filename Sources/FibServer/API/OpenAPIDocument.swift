@@ -926,6 +926,11 @@ enum OpenAPIDocument {
                       "string",
                       "null"
                     ]
+                  },
+                  "bytes_received": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "Bytes read from the worker so far."
                   }
                 }
               },
@@ -968,6 +973,18 @@ enum OpenAPIDocument {
                   "uptime_seconds": {
                     "type": "number",
                     "minimum": 0
+                  },
+                  "ready": {
+                    "type": "boolean",
+                    "description": "Every worker has answered and the daemon is not draining."
+                  },
+                  "draining": {
+                    "type": "boolean"
+                  },
+                  "long_polls": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "Long-polls being held."
                   },
                   "workers": {
                     "type": "object",
@@ -1038,6 +1055,10 @@ enum OpenAPIDocument {
                         "minimum": 0
                       },
                       "deduplicated": {
+                        "type": "integer",
+                        "minimum": 0
+                      },
+                      "requeued": {
                         "type": "integer",
                         "minimum": 0
                       }
