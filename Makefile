@@ -76,12 +76,12 @@ unit: build
 
 ## e2e: the real binary over real sockets.
 e2e: build
-	FIBD_BINARY=$(DEBUG_BINARY) $(PYTHON) -m pytest -q Tests/e2e
+	FIBD_BINARY=$(DEBUG_BINARY) $(PYTHON) -m pytest -q -p no:cacheprovider Tests/e2e
 
 ## test: lint, unit tests, end-to-end tests.
 test: deps lint build
 	$(SWIFT) test --skip-build
-	FIBD_BINARY=$(DEBUG_BINARY) $(PYTHON) -m pytest -q Tests/e2e
+	FIBD_BINARY=$(DEBUG_BINARY) $(PYTHON) -m pytest -q -p no:cacheprovider Tests/e2e
 
 clean:
 	$(SWIFT) package clean
