@@ -194,7 +194,9 @@ public final class Scheduler {
         }
         let ids = requests.map { accept($0, now: now) }
         dispatch(now: now)
-        return ids.compactMap { tasks[$0] }
+        let accepted = ids.compactMap { tasks[$0] }
+        forgetExpired(now: now)
+        return accepted
     }
 
     private func accept(_ request: TaskRequest, now: Moment) -> TaskID {
@@ -257,7 +259,9 @@ public final class Scheduler {
         if task.state.isFinal { return .alreadyEnded(task) }
         finish(id, as: .cancelled, result: nil, error: "cancelled by request", now: now)
         dispatch(now: now)
-        return tasks[id].map { .cancelled($0) } ?? .notFound
+        let outcome = tasks[id].map { CancelOutcome.cancelled($0) } ?? .notFound
+        forgetExpired(now: now)
+        return outcome
     }
 
     /// Refuses new submits from now on; running and queued work goes on.
@@ -320,6 +324,7 @@ public final class Scheduler {
         }
         workers[worker] = record
         dispatch(now: now)
+        forgetExpired(now: now)
     }
 
     public func workerExited(_ worker: WorkerID, pid: Int32, exit: WorkerExit, now: Moment) {
@@ -356,6 +361,7 @@ public final class Scheduler {
             }
         }
         dispatch(now: now)
+        forgetExpired(now: now)
     }
 
     // MARK: - Time
@@ -467,6 +473,7 @@ public final class Scheduler {
     }
 
     /// Moves a live task to a final state and lets its computation go when nobody waits for it.
+    /// Retention is applied by the entry points once their answer is taken, not here.
     private func finish(_ id: TaskID, as state: TaskState, result: [UInt8]?, error: String?, now: Moment) {
         guard var task = tasks[id], !task.state.isFinal else { return }
         switch task.state {
@@ -517,7 +524,6 @@ public final class Scheduler {
         retainedBytes += result?.count ?? 0
         finishedOrder.append((id, now.monotonicNanos))
         leaveComputation(id)
-        forgetExpired(now: now)
     }
 
     private func leaveComputation(_ id: TaskID) {
