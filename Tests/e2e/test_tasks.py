@@ -221,3 +221,22 @@ def test_cancel_twice_and_cancel_ended(client: Client) -> None:
     done = client.submit({"n": 77}, wait="30")
     assert done["state"] == "done"
     assert_problem(client.cancel(done["id"]), 409, "task-ended")
+
+
+def test_fib_client_disconnect_cancels_its_task(client: Client) -> None:
+    from conftest import wait_until
+
+    n = ENDLESS_RECURSIVE_N - 5
+    conn = client.connect()
+    try:
+        conn.request("GET", f"/api/v1/fib/{n}?algorithm=recursive")
+
+        def live_task() -> dict | None:
+            page = client.get("/api/v1/tasks?state=queued,running").json()
+            return next((t for t in page["tasks"] if t["n"] == n and t["algorithm"] == "recursive"), None)
+
+        task = wait_until(live_task, 10, f"the task of GET /api/v1/fib/{n} to be queued")
+    finally:
+        conn.close()
+    ended = client.await_task(task["id"], lambda t: t["state"] == "cancelled", "cancelled after disconnect", 10)
+    assert ended["state"] == "cancelled"

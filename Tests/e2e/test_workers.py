@@ -162,3 +162,20 @@ def test_task_killed_three_times_fails_naming_sigkill(fibd_factory) -> None:
     assert "SIGKILL" in ended.get("error", ""), ended
     # The pool is whole again.
     assert client.submit({"n": 30}, wait="20")["state"] == "done"
+
+
+def test_higher_priority_runs_first(fibd_factory) -> None:
+    daemon = fibd_factory("--workers", "1")
+    client = daemon.client
+    blocker = client.submit(ENDLESS)
+    await_running(client, blocker["id"])
+    low = client.submit({"n": 1001, "priority": -5}, expect=(202,))
+    high = client.submit({"n": 1002, "priority": 900}, expect=(202,))
+    middle = client.submit({"n": 1003}, expect=(202,))
+    head = client.get("/api/v1/events").json()["next"]
+    assert client.cancel(blocker["id"]).status == 200
+    for task in (low, high, middle):
+        assert client.await_end(task["id"])["state"] == "done"
+    body = client.get(f"/api/v1/events?after={head}").json()
+    started = [e["task"] for e in body["events"] if e["type"] == "task.started"]
+    assert started == [high["id"], middle["id"], low["id"]], body["events"]
