@@ -1,0 +1,110 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The worker's end of the socketpair: plain blocking reads and writes, no event loop, so that
+/// `fibd worker` starts without setting up NIO.
+struct BlockingChannel {
+    enum ReadOutcome: Equatable {
+        case complete
+        /// EOF before the first byte: the parent closed the channel between frames.
+        case endOfInput
+        /// EOF after part of the bytes.
+        case truncated
+        case failed(errno: CInt)
+    }
+
+    let descriptor: CInt
+
+    /// Fills `buffer` entirely, retrying after EINTR and short reads.
+    func readExactly(into buffer: UnsafeMutableRawBufferPointer) -> ReadOutcome {
+        guard let base = buffer.baseAddress else { return .complete }
+        var done = 0
+        while done < buffer.count {
+            let count = read(descriptor, base + done, buffer.count - done)
+            if count > 0 {
+                done += count
+            } else if count == 0 {
+                return done == 0 ? .endOfInput : .truncated
+            } else if errno != EINTR {
+                return .failed(errno: errno)
+            }
+        }
+        return .complete
+    }
+
+    /// Writes all of `parts` in order, with as few system calls as the kernel allows.
+    ///
+    /// - Returns: 0, or the errno value of the failure (EPIPE if the parent is gone).
+    func writeAll(_ parts: [[UInt8]]) -> CInt {
+        Self.withRawBuffers(parts[...], pinned: []) { buffers in
+            var index = 0
+            var offset = 0
+            var useSendmsg = true
+            var vectors: [iovec] = []
+            vectors.reserveCapacity(buffers.count)
+            while index < buffers.count {
+                if offset == buffers[index].count {
+                    index += 1
+                    offset = 0
+                    continue
+                }
+                vectors.removeAll(keepingCapacity: true)
+                for position in index..<buffers.count {
+                    let skip = position == index ? offset : 0
+                    let base = buffers[position].baseAddress.map { UnsafeMutableRawPointer(mutating: $0 + skip) }
+                    vectors.append(iovec(iov_base: base, iov_len: buffers[position].count - skip))
+                }
+                let written = Self.writeOnce(descriptor, &vectors, useSendmsg: useSendmsg)
+                if written < 0 {
+                    let code = errno
+                    if code == EINTR { continue }
+                    if code == ENOTSOCK && useSendmsg {
+                        // fd 3 is a pipe (a hand-made setup): plain writev.
+                        useSendmsg = false
+                        continue
+                    }
+                    return code
+                }
+                var remaining = written
+                while remaining > 0 {
+                    let available = buffers[index].count - offset
+                    if remaining >= available {
+                        remaining -= available
+                        index += 1
+                        offset = 0
+                    } else {
+                        offset += remaining
+                        remaining = 0
+                    }
+                }
+            }
+            return 0
+        }
+    }
+
+    private static func writeOnce(_ descriptor: CInt, _ vectors: inout [iovec], useSendmsg: Bool) -> Int {
+        vectors.withUnsafeMutableBufferPointer { iov in
+            if useSendmsg {
+                var message = msghdr()
+                message.msg_iov = iov.baseAddress
+                message.msg_iovlen = iov.count
+                // MSG_NOSIGNAL: a dead parent is EPIPE here, not a SIGPIPE death.
+                return sendmsg(descriptor, &message, CInt(MSG_NOSIGNAL))
+            }
+            return writev(descriptor, iov.baseAddress, CInt(iov.count))
+        }
+    }
+
+    /// Calls `body` with the bytes of every part, pinned for the duration of the call.
+    private static func withRawBuffers<R>(
+        _ parts: ArraySlice<[UInt8]>,
+        pinned: [UnsafeRawBufferPointer],
+        _ body: ([UnsafeRawBufferPointer]) -> R
+    ) -> R {
+        guard let first = parts.first else { return body(pinned) }
+        return first.withUnsafeBytes { bytes in
+            withRawBuffers(parts.dropFirst(), pinned: pinned + [bytes], body)
+        }
+    }
+}
