@@ -44,13 +44,21 @@ struct Daemon {
         let pool = WorkerPool(count: workerCount, eventLoop: loop, logger: logger)
         pool.delegate = runtime
         runtime.pool = pool
-        runtime.sampleWorkers = { pool.samples() }
+        runtime.sampleWorkers = {
+            pool.snapshot().map { info in
+                WorkerSample(
+                    id: info.id, pid: info.pid, state: WorkerSample.State(rawValue: info.state.rawValue) ?? .starting,
+                    cpuSeconds: info.cpuSeconds ?? 0, rssBytes: Int(info.residentBytes ?? 0),
+                    bytesReceived: Int(info.bytesReceived))
+            }
+        }
 
         let api = APIResponder(
             runtime: runtime,
             settings: APISettings(
                 version: fibdVersion, maxWait: .nanoseconds(Int64(configuration.maxWaitNanos)),
-                maxBody: configuration.maxBody))
+                maxBody: configuration.maxBody),
+            limits: configuration.limits)
         let server = HTTPServer(
             configuration: HTTPServerConfiguration(
                 listen: listen, maxBodyBytes: configuration.maxBody, maxConnections: configuration.maxConnections,
@@ -96,7 +104,7 @@ struct Daemon {
 }
 
 /// Delivers SIGTERM/SIGINT as an async value instead of killing the process.
-final class SignalWatcher: Sendable {
+final class SignalWatcher {
     private let stream: AsyncStream<Int32>
     private let sources: [any DispatchSourceSignal]
 
