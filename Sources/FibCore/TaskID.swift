@@ -11,8 +11,20 @@ public struct TaskID: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     /// Parses the text form; nil for anything that is not exactly 16 hex digits.
     public init?(_ text: some StringProtocol) {
-        guard text.utf8.count == 16, let value = UInt64(text, radix: 16) else { return nil }
+        // Checked byte by byte: UInt64(_:radix:) would also take a leading "+" or "-".
+        guard text.utf8.count == 16, text.utf8.allSatisfy(Self.isHexDigit), let value = UInt64(text, radix: 16)
+        else { return nil }
         self.rawValue = value
+    }
+
+    private static func isHexDigit(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"),
+            UInt8(ascii: "A")...UInt8(ascii: "F"):
+            return true
+        default:
+            return false
+        }
     }
 
     public var description: String {
