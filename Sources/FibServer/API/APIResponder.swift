@@ -284,7 +284,7 @@ public final class APIResponder: HTTPResponder, @unchecked Sendable {
         let limit = try integerParameter(request, "limit", default: 1000, range: 1...10_000)
         let wait = try waitParameter(request)
         return runtime.events(after: cursor, limit: limit, wait: wait, clientGone: context.closeFuture)
-            .flatMapThrowing { read in
+            .flatMapThrowing { read, oldest in
                 switch read {
                 case .expired(let head):
                     throw APIProblems.cursorExpired(head: head)
@@ -298,7 +298,7 @@ public final class APIResponder: HTTPResponder, @unchecked Sendable {
                     writer.key("next")
                     writer.uint(next)
                     writer.key("oldest")
-                    writer.uint(events.first?.seq ?? next + 1)
+                    writer.uint(oldest)
                     writer.endObject()
                     return .json(.ok, writer.buffer)
                 }

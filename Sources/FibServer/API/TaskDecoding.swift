@@ -21,7 +21,7 @@ enum TaskDecoding {
             }
             return (requests, true)
         default:
-            throw APIProblems.invalidTask("the body must be a task object or an array of them, not \(body.typeName)")
+            throw APIProblems.malformedJSON("the body must be a task object or an array of them, not \(body.typeName)")
         }
     }
 

@@ -109,9 +109,15 @@ public final class TaskRuntime: @unchecked Sendable {
     /// Computes one task for a request that holds its connection open (GET /fib/{n}): the task
     /// is cancelled if the client goes away first.
     public func compute(_ request: TaskRequest, clientGone: EventLoopFuture<Void>) -> EventLoopFuture<FibTask> {
-        submit([request], isBatch: false, wait: nil).flatMap { tasks in
-            guard let task = tasks.first else {
-                return self.eventLoop.makeFailedFuture(SubmitRefusal.shuttingDown)
+        eventLoop.flatSubmit {
+            let task: FibTask
+            do {
+                guard let accepted = try self.mutate({ now in try self.scheduler.submit([request], isBatch: false, now: now) })
+                    .first
+                else { return self.eventLoop.makeFailedFuture(SubmitRefusal.shuttingDown) }
+                task = accepted
+            } catch {
+                return self.eventLoop.makeFailedFuture(error)
             }
             if task.state.isFinal { return self.eventLoop.makeSucceededFuture(task) }
             clientGone.whenComplete { _ in
@@ -121,7 +127,7 @@ public final class TaskRuntime: @unchecked Sendable {
                     }
                 }
             }
-            // Bounded: the task's own timeout ends it.
+            // No wait limit of its own: the task's timeout ends it.
             return self.addWaiter(timeout: nil, task: task.id, clientGone: nil).map {
                 self.scheduler.task(task.id) ?? task
             }
@@ -137,15 +143,15 @@ public final class TaskRuntime: @unchecked Sendable {
     /// Events after `cursor` (nil: from now on); with `wait`, an empty answer is held until one comes.
     public func events(
         after cursor: UInt64?, limit: Int, wait: TimeAmount?, clientGone: EventLoopFuture<Void>? = nil
-    ) -> EventLoopFuture<EventRead> {
+    ) -> EventLoopFuture<(EventRead, oldest: UInt64)> {
         eventLoop.flatSubmit {
             let from = cursor ?? self.scheduler.events.head
             let read = self.scheduler.events.read(after: from, limit: limit)
             guard case .events(let events, _) = read, events.isEmpty, let wait, wait > .zero else {
-                return self.eventLoop.makeSucceededFuture(read)
+                return self.eventLoop.makeSucceededFuture((read, self.scheduler.events.oldest))
             }
             return self.addWaiter(timeout: wait, task: nil, clientGone: clientGone).map {
-                self.scheduler.events.read(after: from, limit: limit)
+                (self.scheduler.events.read(after: from, limit: limit), self.scheduler.events.oldest)
             }
         }
     }
