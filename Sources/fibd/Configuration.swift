@@ -103,7 +103,8 @@ struct Configuration {
     /// The `name = value` lines of a config file, with their line numbers.
     static func readConfigFile(_ path: String) throws -> [(OptionSpec, String, Int)] {
         guard let text = readTextFile(path, limit: 1 << 20) else {
-            throw ConfigurationError(description: "cannot read config file \(path): \(String(cString: strerror(errno)))")
+            throw ConfigurationError(
+                description: "cannot read config file \(path): \(String(cString: strerror(errno)))")
         }
         var settings: [(OptionSpec, String, Int)] = []
         for (offset, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {

@@ -62,7 +62,8 @@ let optionSpecs: [OptionSpec] = [
         name: "default-timeout", kind: .seconds, defaultValue: "300",
         help: "Time a task may run when it names no timeout."),
     OptionSpec(name: "max-timeout", kind: .seconds, defaultValue: "3600", help: "Largest timeout a task may ask for."),
-    OptionSpec(name: "max-wait", kind: .seconds, defaultValue: "60", help: "Longest long-poll; longer waits are cut to it."),
+    OptionSpec(
+        name: "max-wait", kind: .seconds, defaultValue: "60", help: "Longest long-poll; longer waits are cut to it."),
     OptionSpec(
         name: "max-attempts", kind: .count, defaultValue: "3",
         help: "Runs of a task whose worker dies before the task fails."),
@@ -71,7 +72,8 @@ let optionSpecs: [OptionSpec] = [
         name: "retain-time", kind: .seconds, defaultValue: "3600",
         help: "Finished tasks are forgotten after this long..."),
     OptionSpec(name: "retain-count", kind: .count, defaultValue: "100000", help: "...or beyond this many..."),
-    OptionSpec(name: "retain-bytes", kind: .bytes, defaultValue: "1G", help: "...or beyond this many bytes of results."),
+    OptionSpec(
+        name: "retain-bytes", kind: .bytes, defaultValue: "1G", help: "...or beyond this many bytes of results."),
     OptionSpec(
         name: "event-log-size", kind: .count, defaultValue: "65536",
         help: "Events kept for the events feed; older cursors must resync."),

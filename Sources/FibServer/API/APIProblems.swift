@@ -46,7 +46,8 @@ enum APIProblems {
         Problem(
             slug: task.state == .timedOut ? "task-timed-out" : "task-failed",
             title: task.state == .timedOut ? "Task timed out" : "Task failed", status: .unprocessableEntity,
-            detail: "task \(task.id) \(task.state.rawValue.replacing("_", with: " ")): \(task.error ?? "no reason given")",
+            detail:
+                "task \(task.id) \(task.state.rawValue.replacing("_", with: " ")): \(task.error ?? "no reason given")",
             extensions: [("task", .string(task.id.description)), ("state", .string(task.state.rawValue))])
     }
 

@@ -45,7 +45,8 @@ enum TaskDecoding {
             }
             algorithm = known
         case let other?:
-            throw APIProblems.invalidTask("\(path)algorithm must be a string (fast or recursive), not \(other.typeName)")
+            throw APIProblems.invalidTask(
+                "\(path)algorithm must be a string (fast or recursive), not \(other.typeName)")
         }
         let n = try naturalNumber(nValue, path: path, algorithm: algorithm, limits: limits)
 

@@ -112,7 +112,10 @@ public final class TaskRuntime: @unchecked Sendable {
         eventLoop.flatSubmit {
             let task: FibTask
             do {
-                guard let accepted = try self.mutate({ now in try self.scheduler.submit([request], isBatch: false, now: now) })
+                guard
+                    let accepted = try self.mutate({ now in
+                        try self.scheduler.submit([request], isBatch: false, now: now)
+                    })
                     .first
                 else { return self.eventLoop.makeFailedFuture(SubmitRefusal.shuttingDown) }
                 task = accepted
