@@ -168,6 +168,9 @@ public final class Scheduler {
         return earliest
     }
 
+    /// Entries in the deadline heap, stale ones included: for tests of its bound.
+    var deadlineEntryCount: Int { deadlines.count }
+
     public var idleWorkerCount: Int { workers.values.count { $0.state == .idle } }
     public var busyWorkerCount: Int { workers.values.count { $0.state == .busy } }
 
@@ -444,6 +447,11 @@ public final class Scheduler {
         let deadline = now.monotonicNanos &+ task.timeoutNanos
         deadlineOf[id] = deadline
         deadlines.push(Deadline(monotonicNanos: deadline, task: id))
+        // A task that ends before its deadline leaves its entry behind until the deadline passes; at a high
+        // rate that is many entries, so drop the stale ones in bulk once they outnumber the live ones.
+        if deadlines.count > 64, deadlines.count > 2 * (deadlineOf.count + 1) {
+            deadlines.removeAll { deadlineOf[$0.task] != $0.monotonicNanos }
+        }
         var event = Event(kind: .taskStarted, wallNanos: now.wallNanos)
         event.task = id
         event.n = task.n
