@@ -169,3 +169,23 @@ import Testing
         #expect(harness.events().contains { $0.kind == .taskDone && $0.task == id })
     }
 }
+
+@Suite struct SchedulerBoundsTests {
+    /// Tasks that end long before their deadline must not leave a deadline entry each behind.
+    @Test func deadlinesOfEndedTasksDoNotPileUp() {
+        let harness = SchedulerHarness()
+        harness.ready(1)
+        for n: UInt64 in 0..<2000 {
+            harness.submit(n)
+            harness.takeActions()
+            harness.finish(1)
+        }
+        let last = harness.submit(5_000_000)
+        #expect(harness.scheduler.deadlineEntryCount <= 66)
+        #expect(harness.scheduler.nextWakeup != nil)
+        harness.advance(seconds: 301)
+        harness.tick()
+        #expect(harness.task(last?.id)?.state == .timedOut)
+        #expect(harness.scheduler.counters.done == 2000)
+    }
+}
