@@ -51,6 +51,11 @@ public struct ResultCache: Sendable {
     /// Whether `key` is kept, without counting a hit or a miss.
     public func contains(_ key: ComputationKey) -> Bool { entries[key] != nil }
 
+    /// The bytes kept for each key (the memory-by-key status view); walks every entry, so only when asked.
+    public func bytesPerKey() -> [(key: ComputationKey, bytes: Int)] {
+        entries.map { ($0.key, $0.value.digits.count) }
+    }
+
     /// Keeps `digits` for `key` unless they alone exceed the capacity; evicts the least recently used.
     public mutating func insert(_ digits: [UInt8], for key: ComputationKey) {
         guard digits.count <= capacityBytes else { return }
