@@ -189,3 +189,29 @@ import Testing
         #expect(harness.scheduler.counters.done == 2000)
     }
 }
+
+@Suite struct SchedulerReloadTests {
+    @Test func applyingSmallerRetentionForgetsAtOnce() {
+        let harness = SchedulerHarness()
+        harness.ready(1)
+        for n: UInt64 in 1...4 {
+            harness.submit(n)
+            harness.takeActions()
+            harness.finish(1)
+        }
+        var limits = harness.scheduler.limits
+        limits.retainCount = 1
+        harness.scheduler.apply(limits, now: harness.now)
+        #expect(harness.allTasks.map(\.n) == [4])
+        #expect(harness.scheduler.limits == limits)
+    }
+
+    @Test func aRemovedWorkerSlotIsForgotten() {
+        let harness = SchedulerHarness()
+        harness.ready(1)
+        harness.ready(2)
+        harness.scheduler.workerRemoved(2)
+        #expect(harness.scheduler.workerRecords.map(\.id) == [1])
+        #expect(harness.scheduler.idleWorkerCount == 1)
+    }
+}
