@@ -9,7 +9,6 @@ import CGMP
 /// used only while a result is being built), which is why a finished number may cross concurrency domains.
 public final class BigNatural: @unchecked Sendable {
     /// The GMP integer, initialised in `init` and cleared in `deinit`.
-    @usableFromInline
     let mpz: UnsafeMutablePointer<__mpz_struct>
 
     /// A number equal to `value`.

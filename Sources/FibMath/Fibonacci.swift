@@ -1,5 +1,3 @@
-import CGMP
-
 /// Why a Fibonacci number could not be computed.
 public enum FibonacciError: Error, Sendable, Equatable, CustomStringConvertible {
     /// `recursive` works on machine words: F(n) for n > 93 does not fit in UInt64.
@@ -19,8 +17,13 @@ public enum Fibonacci {
     /// The largest n whose F(n) fits in a UInt64.
     public static let maxRecursiveN: UInt64 = 93
 
+    /// The largest n for which ``fastDoubling(_:)`` can work: GMP numbers are limited to 2^31 limbs
+    /// (2^37 bits) and F(n) has about 0.694 n bits. Beyond it GMP aborts the process ("overflow in mpz
+    /// type"), as it does when memory runs out, so a caller that must survive checks n against this first.
+    public static let maxFastN: UInt64 = 197_000_000_000
+
     /// The seed's exponential recursion. Deliberately slow: it is a CPU load, so it must stay neither
-    /// memoised nor turned into a loop (about F(n) calls, 1 ns each).
+    /// memoised nor turned into a loop (2 F(n+1) - 1 calls, about 1 ns each).
     /// Precondition: n <= maxRecursiveN (beyond that the sum wraps).
     public static func recursive(_ n: UInt64) -> UInt64 {
         n < 2 ? n : recursive(n - 1) &+ recursive(n - 2)
