@@ -272,7 +272,8 @@ public final class Scheduler {
         isDraining = true
     }
 
-    /// Applies new limits (on reload). The cache and event log keep their contents up to the new bounds.
+    /// Applies new limits (on reload). The cache keeps its contents up to the new bound; the event
+    /// log keeps the size it started with (resizing it would expire cursors clients hold).
     public func apply(_ newLimits: SchedulerLimits, now: Moment) {
         cache.setCapacity(newLimits.cacheBytes)
         limits = newLimits
