@@ -240,3 +240,19 @@ def test_fib_client_disconnect_cancels_its_task(client: Client) -> None:
         conn.close()
     ended = client.await_task(task["id"], lambda t: t["state"] == "cancelled", "cancelled after disconnect", 10)
     assert ended["state"] == "cancelled"
+
+
+def test_wait_is_clamped_to_max_wait(fibd_factory) -> None:
+    daemon = fibd_factory("--workers", "1", "--max-wait", "1")
+    client = daemon.client
+    task = client.submit({"n": ENDLESS_RECURSIVE_N, "algorithm": "recursive"})
+    try:
+        for wait in ("3600", "2m", "2861641430"):
+            started = time.monotonic()
+            response = client.get(f"/api/v1/tasks/{task['id']}?wait={wait}", timeout=30)
+            elapsed = time.monotonic() - started
+            assert response.status == 200, f"wait={wait}: {response!r}"
+            assert response.json()["state"] == "running"
+            assert 0.9 <= elapsed < 10, f"wait={wait} held {elapsed:.2f} s with --max-wait 1"
+    finally:
+        client.cancel(task["id"])

@@ -405,10 +405,11 @@ enum OpenAPIDocument {
                     "name": "timeout",
                     "in": "query",
                     "required": false,
-                    "description": "Seconds.",
+                    "description": "Seconds (default --default-timeout); at most --max-timeout (default 3600).",
                     "schema": {
                       "type": "number",
-                      "exclusiveMinimum": 0
+                      "exclusiveMinimum": 0,
+                      "maximum": 3600
                     }
                   }
                 ],
@@ -585,7 +586,8 @@ enum OpenAPIDocument {
                   "timeout": {
                     "type": "number",
                     "exclusiveMinimum": 0,
-                    "description": "Seconds the computation may run (default --default-timeout, at most --max-timeout)."
+                    "maximum": 3600,
+                    "description": "Seconds the computation may run (default --default-timeout); at most --max-timeout (default 3600)."
                   }
                 },
                 "if": {
@@ -801,7 +803,8 @@ enum OpenAPIDocument {
                   },
                   "attempt": {
                     "type": "integer",
-                    "minimum": 1
+                    "minimum": 0,
+                    "description": "0 when answered from the cache."
                   },
                   "duration": {
                     "type": "number",
