@@ -66,6 +66,7 @@ struct Daemon {
                 headerTimeout: .nanoseconds(Int64(configuration.headerTimeoutNanos))),
             group: group, responder: api, logger: logger)
         api.httpMetrics = server.metrics
+        api.pages = PageServer(directory: configuration.wwwDirectory)
 
         let signals = SignalWatcher(signals: [SIGTERM, SIGINT])
         loop.execute { pool.start() }

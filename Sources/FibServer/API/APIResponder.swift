@@ -24,8 +24,15 @@ public final class APIResponder: HTTPResponder, @unchecked Sendable {
     private let settings: APISettings
     /// Limits as last applied; read on any loop, written on reload only.
     private let limitsBox: Mutex<SchedulerLimits>
-    /// The HTTP layer's counters, for /metrics. Set once during wiring.
-    public var httpMetrics: HTTPMetrics?
+    /// The HTTP layer's counters, for /metrics and the scheduler-system view. Set once during wiring.
+    public var httpMetrics: HTTPMetrics? {
+        didSet {
+            let metrics = httpMetrics
+            runtime.connectionCount = { metrics?.openConnections ?? 0 }
+        }
+    }
+    /// The pages (the app and the status views): the copies built in unless wiring sets a directory.
+    public var pages = PageServer()
 
     public init(runtime: TaskRuntime, settings: APISettings, limits: SchedulerLimits) {
         self.runtime = runtime
@@ -89,6 +96,12 @@ public final class APIResponder: HTTPResponder, @unchecked Sendable {
         case "/metrics":
             try allow([.GET])
             return metrics(context)
+        case "/api/v1/samples":
+            try allow([.GET])
+            return try samples(request, context)
+        case "/api/v1/groups":
+            try allow([.GET])
+            return groups(context)
         default:
             break
         }
@@ -104,6 +117,10 @@ public final class APIResponder: HTTPResponder, @unchecked Sendable {
             default:
                 break
             }
+        }
+        if !path.hasPrefix("/api/"), let page = pages.response(for: request, allocator: context.allocator) {
+            try allow([.GET])
+            return context.eventLoop.makeSucceededFuture(page)
         }
         throw APIProblems.notFound(path)
     }
@@ -323,6 +340,45 @@ public final class APIResponder: HTTPResponder, @unchecked Sendable {
         return runtime.snapshot().map { snapshot in
             var writer = JSONWriter(allocator: context.allocator, capacity: 1024)
             writer.status(snapshot, version: settings.version, maxWait: settings.maxWait, maxBody: settings.maxBody)
+            return .json(.ok, writer.buffer)
+        }
+    }
+
+    private func samples(_ request: HTTPRequest, _ context: RequestContext) throws -> EventLoopFuture<HTTPResponse> {
+        var cursor: UInt64?
+        if let text = request.query["after"], !text.isEmpty {
+            guard let value = UInt64(text) else {
+                throw APIProblems.invalidParameter("after must be a non-negative integer: the 'next' of a reply")
+            }
+            cursor = value
+        }
+        let limit = try integerParameter(request, "limit", default: 60, range: 1...SystemSampleRing.capacity)
+        let wait = try waitParameter(request)
+        return runtime.samples(after: cursor, limit: limit, wait: wait, clientGone: context.closeFuture).map {
+            samples, next in
+            let workers = samples.last?.workers.count ?? 0
+            var writer = JSONWriter(allocator: context.allocator, capacity: 64 + samples.count * (256 + 300 * workers))
+            writer.beginObject()
+            writer.key("samples")
+            writer.beginArray()
+            for sample in samples { writer.sample(sample) }
+            writer.endArray()
+            writer.key("next")
+            writer.uint(next)
+            writer.endObject()
+            return .json(.ok, writer.buffer)
+        }
+    }
+
+    private func groups(_ context: RequestContext) -> EventLoopFuture<HTTPResponse> {
+        runtime.groups().map { groups in
+            var writer = JSONWriter(allocator: context.allocator, capacity: 64 + 320 * groups.count)
+            writer.beginObject()
+            writer.key("groups")
+            writer.beginArray()
+            for group in groups { writer.group(group) }
+            writer.endArray()
+            writer.endObject()
             return .json(.ok, writer.buffer)
         }
     }

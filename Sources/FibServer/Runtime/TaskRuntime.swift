@@ -35,6 +35,14 @@ public final class TaskRuntime: @unchecked Sendable {
     private var expectedWorkers: Int
     private var readyWorkerIDs: Set<WorkerID> = []
     private let allReady: EventLoopPromise<Void>
+    /// Per-group counts and where time went, for the status pages.
+    private var groupStatistics = GroupStatistics()
+    /// Samples of the daemon and workers for the time-series status views, taken only while someone asks.
+    private lazy var sampleRing = SystemSampleRing(eventLoop: eventLoop) { seq, lagNanos in
+        self.takeSample(seq: seq, lagNanos: lagNanos)
+    }
+    /// Open HTTP connections, for the scheduler-system view; set during wiring.
+    public var connectionCount: (@Sendable () -> Int)?
 
     public init(
         limits: SchedulerLimits, workers: Int, eventLoop: any EventLoop, logger: Logger,
@@ -191,6 +199,7 @@ public final class TaskRuntime: @unchecked Sendable {
     public func releaseWaiters() -> EventLoopFuture<Void> {
         eventLoop.submit {
             for id in Array(self.waiters.keys) { self.resolveWaiter(id) }
+            self.sampleRing.releaseAll()
             self.taskWaiters.removeAll()
             self.eventWaiters.removeAll()
         }
@@ -221,6 +230,7 @@ public final class TaskRuntime: @unchecked Sendable {
         }
         if scheduler.events.head != lastEventHead {
             lastEventHead = scheduler.events.head
+            groupStatistics.fold(scheduler.events)
             for waiter in eventWaiters { resolveWaiter(waiter) }
         }
         armWakeup()
@@ -311,6 +321,47 @@ public final class TaskRuntime: @unchecked Sendable {
             longPolls: waiters.count)
     }
 
+    /// Per-group figures (groups with nothing live and nothing done are left out) and the result bytes the
+    /// cache keeps per group.
+    public func groups() -> EventLoopFuture<[GroupView]> {
+        eventLoop.submit {
+            var cached: [String: (entries: Int, bytes: Int)] = [:]
+            for (key, bytes) in self.scheduler.cache.bytesPerKey() {
+                let name = GroupStatistics.group(n: key.n, algorithm: key.algorithm)
+                cached[name, default: (0, 0)].entries += 1
+                cached[name, default: (0, 0)].bytes += bytes
+            }
+            var names = Set(self.groupStatistics.groups.keys)
+            names.formUnion(cached.keys)
+            return names.sorted().map { name in
+                GroupView(
+                    name: name, figures: self.groupStatistics.groups[name] ?? GroupStatistics.Figures(),
+                    cachedResults: cached[name]?.entries ?? 0, cachedBytes: cached[name]?.bytes ?? 0)
+            }
+        }
+    }
+
+    /// Samples of the daemon and its workers after `cursor`; with `wait`, an empty answer is held until
+    /// the next sample (at most one a second).
+    public func samples(
+        after cursor: UInt64?, limit: Int, wait: TimeAmount?, clientGone: EventLoopFuture<Void>? = nil
+    ) -> EventLoopFuture<(samples: [SystemSample], next: UInt64)> {
+        let requestedAt = NIODeadline.now()
+        return eventLoop.flatSubmit {
+            self.sampleRing.read(
+                after: cursor, limit: limit, wait: wait, requestedAt: requestedAt, clientGone: clientGone)
+        }
+    }
+
+    private func takeSample(seq: UInt64, lagNanos: UInt64) -> SystemSample {
+        let process = DaemonProcessFigures.read()
+        let daemon = DaemonFigures(
+            cpuSeconds: process.cpuSeconds, rssBytes: process.rssBytes,
+            openFileDescriptors: process.openFileDescriptors, connections: connectionCount?() ?? 0,
+            longPolls: waiters.count, loopLagNanos: lagNanos)
+        return SystemSample(seq: seq, wallNanos: now().wallNanos, daemon: daemon, workers: makeSnapshot().workers)
+    }
+
     /// Changes the limits (on reload).
     public func apply(_ limits: SchedulerLimits, workers: Int) -> EventLoopFuture<Void> {
         eventLoop.submit {
@@ -336,6 +387,13 @@ extension TaskRuntime: WorkerPoolDelegate {
     }
 
     public func jobFinished(_ worker: WorkerID, job: UInt64, outcome: JobOutcome) {
+        if case .success(let result) = outcome, let record = scheduler.workerRecords.first(where: { $0.id == worker }),
+            record.job == job, let key = record.computation
+        {
+            let startedAt = record.task.flatMap { scheduler.task($0)?.startedAt } ?? now().wallNanos
+            let elapsed = UInt64(max(0, now().wallNanos - startedAt))
+            groupStatistics.recordComputation(key, result: result, elapsedNanos: elapsed)
+        }
         mutate { now in scheduler.jobFinished(worker, job: job, outcome: outcome, now: now) }
     }
 
@@ -349,6 +407,14 @@ public struct WorkerView: Sendable {
     public var sample: WorkerSample
     public var record: WorkerRecord?
     public var task: FibTask?
+}
+
+/// One group of tasks as the groups, progress and time-per-action views show it.
+public struct GroupView: Sendable {
+    public var name: String
+    var figures: GroupStatistics.Figures
+    public var cachedResults: Int
+    public var cachedBytes: Int
 }
 
 /// Everything /status and /metrics report, read at one moment on the runtime's loop.
