@@ -14,8 +14,11 @@ SWIFT ?= swift
 PYTHON ?= python3
 LISTEN ?= 127.0.0.1:8787
 
-# C libraries the package links (GMP for exact big integers, zlib for HTTP compression) and the e2e tests' Python.
-DEB_PACKAGES := libgmp-dev zlib1g-dev
+# C libraries the package links (GMP for exact big integers, zlib for HTTP compression, libsystemd for sd_notify,
+# socket activation and journald) and the e2e tests' Python.
+DEB_PACKAGES := libgmp-dev zlib1g-dev libsystemd-dev
+# What packaging needs: man page lint, the .deb and its dependencies, the systemd container tests.
+PACKAGING_DEB_PACKAGES := mandoc dpkg-dev systemd-container debootstrap
 PY_MODULES := pytest openapi_spec_validator
 PY_PACKAGES := pytest openapi-spec-validator
 
@@ -25,14 +28,25 @@ SWIFT_FORMAT_CONFIG := $(if $(wildcard .swift-format),.swift-format,{"version":1
 DEBUG_BINARY := $(CURDIR)/.build/debug/fibd
 RELEASE_BINARY := $(CURDIR)/.build/release/fibd
 
-.PHONY: all deps build release run test lint unit e2e clean
+.PHONY: all deps build release run test lint unit e2e packaging-test systemd-test install install-files deb clean
+
+# Where `make install` puts things: PREFIX=/usr for a system install; DESTDIR stages it (packages).
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+# systemd reads units from /usr/local/lib/systemd/system too; Debian's own are in /lib/systemd/system.
+UNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+DEB_DIR := $(CURDIR)/.build/deb
+# The binary `make install` copies (tests install the debug one).
+INSTALL_BINARY ?= $(RELEASE_BINARY)
 
 all: build
 
 ## deps: install only what is missing (Debian packages as root or with sudo, Python packages with pip).
 deps:
 	@missing=""; \
-	for pkg in $(DEB_PACKAGES); do \
+	for pkg in $(DEB_PACKAGES) $(PACKAGING_DEB_PACKAGES); do \
 	    dpkg -s "$$pkg" >/dev/null 2>&1 || missing="$$missing $$pkg"; \
 	done; \
 	command -v $(PYTHON) >/dev/null 2>&1 || missing="$$missing python3"; \
@@ -78,10 +92,67 @@ unit: build
 e2e: build
 	FIBD_BINARY=$(DEBUG_BINARY) $(PYTHON) -m pytest -q -p no:cacheprovider Tests/e2e
 
-## test: lint, unit tests, end-to-end tests.
+## packaging-test: the units (systemd-analyze verify and security), the man pages (mandoc lint, every option).
+packaging-test: build
+	FIBD_BINARY=$(DEBUG_BINARY) $(PYTHON) -m pytest -q -p no:cacheprovider Tests/packaging
+
+## systemd-test: the .deb under a real systemd (PID 1 in a container booted with systemd-nspawn).
+systemd-test: deb
+	FIBD_DEB=$(DEB_DIR)/fibd.deb $(PYTHON) -m pytest -q -p no:cacheprovider Tests/systemd
+
+## test: lint, unit tests, end-to-end tests, packaging checks, the .deb under systemd.
 test: deps lint build
 	$(SWIFT) test --skip-build
 	FIBD_BINARY=$(DEBUG_BINARY) $(PYTHON) -m pytest -q -p no:cacheprovider Tests/e2e
+	$(MAKE) --no-print-directory packaging-test systemd-test
+
+## install: the release binary, the units, the man pages and (unless one is there) the config file.
+install: release install-files
+
+# Paths in the units follow BINDIR and SYSCONFDIR.
+install-files:
+	test -x $(INSTALL_BINARY) || { echo "install: no $(INSTALL_BINARY); run make release" >&2; exit 1; }
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(SYSCONFDIR)/fibd
+	install -m 755 $(INSTALL_BINARY) $(DESTDIR)$(BINDIR)/fibd
+	for unit in fibd.socket fibd.service; do \
+	    sed -e 's|/usr/bin/fibd|$(BINDIR)/fibd|g' -e 's|/etc/fibd/fibd.conf|$(SYSCONFDIR)/fibd/fibd.conf|g' \
+	        packaging/$$unit > $(DESTDIR)$(UNITDIR)/$$unit.tmp; \
+	    chmod 644 $(DESTDIR)$(UNITDIR)/$$unit.tmp; mv $(DESTDIR)$(UNITDIR)/$$unit.tmp $(DESTDIR)$(UNITDIR)/$$unit; \
+	done
+	install -m 644 man/fibd.8 $(DESTDIR)$(MANDIR)/man8/fibd.8
+	install -m 644 man/fibd.conf.5 $(DESTDIR)$(MANDIR)/man5/fibd.conf.5
+	if [ -e $(DESTDIR)$(SYSCONFDIR)/fibd/fibd.conf ]; then \
+	    echo "install: keeping $(DESTDIR)$(SYSCONFDIR)/fibd/fibd.conf"; \
+	else install -m 644 packaging/fibd.conf $(DESTDIR)$(SYSCONFDIR)/fibd/fibd.conf; fi
+
+## deb: .build/deb/fibd_VERSION_ARCH.deb (and the link .build/deb/fibd.deb), from a staged install with
+## PREFIX=/usr; Depends come from the libraries the binary really loads (dpkg-shlibdeps).
+deb: release
+	version=$$($(RELEASE_BINARY) --version | awk '{print $$2}'); \
+	arch=$$(dpkg --print-architecture); \
+	stage=$(DEB_DIR)/fibd_$${version}_$${arch}; \
+	rm -rf "$$stage" && mkdir -p "$$stage/DEBIAN"; \
+	$(MAKE) --no-print-directory install-files DESTDIR="$$stage" PREFIX=/usr UNITDIR=/lib/systemd/system >/dev/null; \
+	strip --strip-unneeded --remove-section=.comment --remove-section=.note "$$stage/usr/bin/fibd"; \
+	gzip -9n "$$stage/usr/share/man/man8/fibd.8" "$$stage/usr/share/man/man5/fibd.conf.5"; \
+	install -d "$$stage/usr/share/doc/fibd"; \
+	printf 'fibd\n\nCopyright: the fibd developers.\n' > "$$stage/usr/share/doc/fibd/copyright"; \
+	chmod 644 "$$stage/usr/share/doc/fibd/copyright"; \
+	mkdir -p $(DEB_DIR)/shlibdeps/debian; \
+	printf 'Source: fibd\n\nPackage: fibd\nArchitecture: any\n' > $(DEB_DIR)/shlibdeps/debian/control; \
+	depends=$$(cd $(DEB_DIR)/shlibdeps && dpkg-shlibdeps -O "$$stage/usr/bin/fibd" | sed -n 's/^shlibs:Depends=//p'); \
+	[ -n "$$depends" ] || { echo "deb: dpkg-shlibdeps found no dependencies" >&2; exit 1; }; \
+	size=$$(du -sk --exclude=DEBIAN "$$stage" | cut -f1); \
+	sed -e "s/@VERSION@/$$version/" -e "s/@ARCH@/$$arch/" -e "s/@INSTALLED_SIZE@/$$size/" \
+	    -e "s/@DEPENDS@/$$depends/" packaging/debian/control.in > "$$stage/DEBIAN/control"; \
+	install -m 644 packaging/debian/conffiles "$$stage/DEBIAN/conffiles"; \
+	install -m 755 packaging/debian/postinst packaging/debian/prerm packaging/debian/postrm "$$stage/DEBIAN/"; \
+	(cd "$$stage" && find . -path ./DEBIAN -prune -o -path ./etc -prune -o -type f -printf '%P\0' \
+	    | sort -z | xargs -0 md5sum) > "$$stage/DEBIAN/md5sums"; \
+	dpkg-deb --root-owner-group -Zxz --build "$$stage" $(DEB_DIR)/fibd_$${version}_$${arch}.deb; \
+	ln -sfn fibd_$${version}_$${arch}.deb $(DEB_DIR)/fibd.deb; \
+	echo "deb: Depends: $$depends"
 
 clean:
 	$(SWIFT) package clean
