@@ -11,7 +11,8 @@ final class HTTPChannelHandler: ChannelInboundHandler {
 
     private enum State {
         case idle
-        case receiving(head: HTTPRequestHead, body: ByteBuffer?)
+        /// `declaredLength` is the Content-Length, or 0 for a chunked body.
+        case receiving(head: HTTPRequestHead, body: ByteBuffer?, declaredLength: Int)
         case responding(keepAlive: Bool, isHead: Bool, version: HTTPVersion)
         case closing
     }
@@ -61,7 +62,7 @@ final class HTTPChannelHandler: ChannelInboundHandler {
         case .head(let head):
             receivedHead(head, context: context)
         case .body(var part):
-            guard case .receiving(let head, var body) = state else { return }
+            guard case .receiving(let head, var body, let declaredLength) = state else { return }
             state = .closing  // drop the state's reference so appending does not copy
             let total = (body?.readableBytes ?? 0) + part.readableBytes
             if total > limits.maxBodyBytes {
@@ -70,6 +71,11 @@ final class HTTPChannelHandler: ChannelInboundHandler {
                 return
             }
             switch body {
+            case .none where part.readableBytes < declaredLength:
+                // First part of a longer body: allocate for all of it at once.
+                var whole = context.channel.allocator.buffer(capacity: declaredLength)
+                whole.writeBuffer(&part)
+                body = whole
             case .none:
                 body = part
             case .some(var accumulated):
@@ -77,9 +83,9 @@ final class HTTPChannelHandler: ChannelInboundHandler {
                 accumulated.writeBuffer(&part)
                 body = accumulated
             }
-            state = .receiving(head: head, body: body)
+            state = .receiving(head: head, body: body, declaredLength: declaredLength)
         case .end:
-            guard case .receiving(let head, let body) = state else { return }
+            guard case .receiving(let head, let body, _) = state else { return }
             connectionGuard.requestEnded()
             dispatch(head: head, body: body ?? emptyBody, context: context)
         }
@@ -97,6 +103,7 @@ final class HTTPChannelHandler: ChannelInboundHandler {
     private func receivedHead(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         guard case .idle = state else { return }
         var expectsBody = false
+        var declaredLength = 0
         if let lengthText = head.headers.first(name: "content-length") {
             guard let length = Int(lengthText), length >= 0 else {
                 connectionGuard.requestHeadArrived(expectsBody: false)
@@ -109,6 +116,7 @@ final class HTTPChannelHandler: ChannelInboundHandler {
                 return
             }
             expectsBody = length > 0
+            declaredLength = length
         } else if head.headers.contains(name: "transfer-encoding") {
             expectsBody = true
         }
@@ -116,7 +124,7 @@ final class HTTPChannelHandler: ChannelInboundHandler {
         if expectsBody, head.headers.first(name: "expect")?.lowercased() == "100-continue" {
             connectionGuard.writeRaw(continueResponse)
         }
-        state = .receiving(head: head, body: nil)
+        state = .receiving(head: head, body: nil, declaredLength: declaredLength)
     }
 
     private func dispatch(head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {
@@ -181,13 +189,15 @@ final class HTTPChannelHandler: ChannelInboundHandler {
     }
 
     private func write(
-        _ response: HTTPResponse,
+        _ response: consuming HTTPResponse,
         version: HTTPVersion,
         keepAlive: Bool,
         isHead: Bool,
         context: ChannelHandlerContext
     ) {
+        // Take the headers out so that adding to them does not copy them.
         var headers = response.headers
+        response.headers = HTTPHeaders()
         let length = response.body.readableBytes
         headers.replaceOrAdd(name: "content-length", value: String(length))
         if !keepAlive {

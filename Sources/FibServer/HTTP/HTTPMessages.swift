@@ -114,9 +114,18 @@ public struct HTTPResponse: Sendable {
         self.body = body
     }
 
+    /// Headers with one content type and room for the few the server adds (length, vary,
+    /// connection), so that adding them does not reallocate.
+    public static func headers(contentType: String) -> HTTPHeaders {
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(4)
+        headers.add(name: "content-type", value: contentType)
+        return headers
+    }
+
     /// An `application/json` response.
     public static func json(_ status: HTTPResponseStatus = .ok, _ body: ByteBuffer) -> HTTPResponse {
-        HTTPResponse(status: status, headers: ["content-type": "application/json"], body: body)
+        HTTPResponse(status: status, headers: headers(contentType: "application/json"), body: body)
     }
 
     /// A text response, `text/plain; charset=utf-8` unless another type is given.
@@ -125,7 +134,7 @@ public struct HTTPResponse: Sendable {
         _ body: ByteBuffer,
         contentType: String = "text/plain; charset=utf-8"
     ) -> HTTPResponse {
-        HTTPResponse(status: status, headers: ["content-type": contentType], body: body)
+        HTTPResponse(status: status, headers: headers(contentType: contentType), body: body)
     }
 
     public static func text(
@@ -134,6 +143,6 @@ public struct HTTPResponse: Sendable {
         contentType: String = "text/plain; charset=utf-8"
     ) -> HTTPResponse {
         HTTPResponse(
-            status: status, headers: ["content-type": contentType], body: ByteBuffer(string: text))
+            status: status, headers: headers(contentType: contentType), body: ByteBuffer(string: text))
     }
 }

@@ -87,6 +87,13 @@ public final class HTTPServer: Sendable {
         }
     }
 
+    /// Stops accepting new connections and keeps serving the open ones (the first step of a drain).
+    /// Inherited listeners are only closed, never shut down: the service manager keeps its copy and
+    /// queues new connections for the next start.
+    public func stopAccepting() async {
+        await closeListeners()
+    }
+
     /// Stops accepting, lets in-flight requests finish (answered with `Connection: close`),
     /// closes idle connections at once and, after `gracePeriod`, whatever is still open.
     public func shutdown(gracePeriod: TimeAmount = .seconds(30)) async {

@@ -53,8 +53,8 @@ public struct Problem: Error, Sendable, CustomStringConvertible {
     public func response(allocator: ByteBufferAllocator) -> HTTPResponse {
         var writer = JSONWriter(allocator: allocator, capacity: 128 + detail.utf8.count)
         write(to: &writer)
-        var responseHeaders = headers
-        responseHeaders.replaceOrAdd(name: "content-type", value: "application/problem+json")
+        var responseHeaders = HTTPResponse.headers(contentType: "application/problem+json")
+        responseHeaders.add(contentsOf: headers)
         return HTTPResponse(status: status, headers: responseHeaders, body: writer.buffer)
     }
 }
