@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import http.client
 import socket
+import time
 import uuid
 
 import pytest
@@ -96,3 +98,61 @@ def test_ipv6_listener(fibd_factory) -> None:
     assert client.submit({"n": 51}, wait="10")["result"] == str(fib(51))
     # The IPv4 listener given first is still there.
     assert daemon.client.get("/healthz").status == 200
+
+
+def read_until_closed(sock: socket.socket) -> bytes:
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_idle_keep_alive_connection_is_closed(fibd_factory) -> None:
+    daemon = fibd_factory("--idle-timeout", "1")
+    with socket.create_connection(("127.0.0.1", daemon.tcp_port()), timeout=20) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        started = time.monotonic()
+        data = read_until_closed(sock)
+        held = time.monotonic() - started
+    assert data.startswith(b"HTTP/1.1 200"), data[:200]
+    assert held < 5, f"idle connection held {held:.1f} s with --idle-timeout 1"
+
+
+def test_connections_over_max_are_closed_at_accept(fibd_factory) -> None:
+    daemon = fibd_factory("--max-connections", "2")
+    port = daemon.tcp_port()
+    held = [Client("127.0.0.1", port).connect() for _ in range(2)]
+    try:
+        for conn in held:
+            assert send(conn, "GET", "/healthz").status == 200
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as extra:
+            try:
+                extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            assert read_until_closed(extra) == b"", "a connection over --max-connections was served"
+        for conn in held:
+            assert send(conn, "GET", "/healthz").status == 200
+    finally:
+        for conn in held:
+            conn.close()
+    # Once the held connections are gone, new ones are served again.
+    assert wait_for_service(Client("127.0.0.1", port))
+
+
+def wait_for_service(client: Client) -> bool:
+    from conftest import wait_until
+
+    def served() -> bool:
+        try:
+            return client.get("/healthz", timeout=5).status == 200
+        except (ConnectionError, http.client.HTTPException):
+            return False
+
+    return wait_until(served, 10, "the daemon to accept connections again")
