@@ -28,7 +28,7 @@ struct DaemonProcessFigures: Sendable {
         if let directory = opendir("/proc/self/fd") {
             var count = 0
             while let entry = readdir(directory) {
-                if entry.pointee.d_name.0 != UInt8(ascii: ".") { count += 1 }
+                if entry.pointee.d_name.0 != 46 { count += 1 }
             }
             closedir(directory)
             figures.openFileDescriptors = max(0, count - 1)  // the directory's own descriptor
@@ -41,7 +41,7 @@ struct DaemonProcessFigures: Sendable {
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var bytes = [UInt8](repeating: 0, count: 4096)
-        let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        let count = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
         guard count > 0 else { return nil }
         return Array(bytes[..<count])
     }

@@ -20,8 +20,9 @@ public struct DaemonFigures: Sendable {
 }
 
 /// A bounded ring of samples taken at most once a second and only while someone asks: with no status page
-/// open nothing is sampled, and any number of open pages share one sample a second. Confined to one loop.
-final class SystemSampleRing {
+/// open nothing is sampled, and any number of open pages share one sample a second. Every piece of state is
+/// confined to `eventLoop` (the runtime's), which is why the type can be `@unchecked Sendable`.
+final class SystemSampleRing: @unchecked Sendable {
     static let capacity = 300
     static let interval = TimeAmount.seconds(1)
 
@@ -49,12 +50,8 @@ final class SystemSampleRing {
         if lastSampleAt.map({ now - $0 >= Self.interval }) ?? true {
             record(lagNanos: UInt64(max(0, (now - requestedAt).nanoseconds)))
         }
-        let answer = { () -> (samples: [SystemSample], next: UInt64) in
-            let cursor = cursor.flatMap { $0 <= self.head ? $0 : nil }
-            return (self.samples(after: cursor, limit: limit), self.head)
-        }
         guard let wait, wait > .zero, let cursor, cursor >= head else {
-            return eventLoop.makeSucceededFuture(answer())
+            return eventLoop.makeSucceededFuture(answer(after: cursor, limit: limit))
         }
         armTimer()
         nextWaiterID += 1
@@ -63,7 +60,12 @@ final class SystemSampleRing {
         let timeout = eventLoop.scheduleTask(in: wait) { self.resolve(id) }
         waiters[id] = (promise, timeout)
         clientGone?.whenComplete { _ in self.eventLoop.execute { self.resolve(id) } }
-        return promise.futureResult.map { answer() }
+        return promise.futureResult.map { self.answer(after: cursor, limit: limit) }
+    }
+
+    /// A cursor from another run (past the head) reads as none.
+    private func answer(after cursor: UInt64?, limit: Int) -> (samples: [SystemSample], next: UInt64) {
+        (samples(after: cursor.flatMap { $0 <= head ? $0 : nil }, limit: limit), head)
     }
 
     private func samples(after cursor: UInt64?, limit: Int) -> [SystemSample] {
