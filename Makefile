@@ -17,10 +17,12 @@ LISTEN ?= 127.0.0.1:8787
 # C libraries the package links (GMP for exact big integers, zlib for HTTP compression, libsystemd for sd_notify,
 # socket activation and journald) and the e2e tests' Python.
 DEB_PACKAGES := libgmp-dev zlib1g-dev libsystemd-dev
+# The browser tests drive Debian's chromium through its chromedriver (nothing downloaded at test time).
+BROWSER_DEB_PACKAGES := chromium chromium-driver
 # What packaging needs: man page lint, the .deb and its dependencies, the systemd container tests.
 PACKAGING_DEB_PACKAGES := mandoc dpkg-dev systemd-container debootstrap
-PY_MODULES := pytest openapi_spec_validator
-PY_PACKAGES := pytest openapi-spec-validator
+PY_MODULES := pytest openapi_spec_validator selenium
+PY_PACKAGES := pytest openapi-spec-validator selenium
 
 # The house style (4-space indent, 120 columns) when the repository carries no .swift-format of its own.
 SWIFT_FORMAT_CONFIG := $(if $(wildcard .swift-format),.swift-format,{"version":1,"indentation":{"spaces":4},"lineLength":120})
@@ -28,7 +30,7 @@ SWIFT_FORMAT_CONFIG := $(if $(wildcard .swift-format),.swift-format,{"version":1
 DEBUG_BINARY := $(CURDIR)/.build/debug/fibd
 RELEASE_BINARY := $(CURDIR)/.build/release/fibd
 
-.PHONY: all deps build release run test lint unit e2e packaging-test systemd-test install install-files deb clean
+.PHONY: all deps build release run test lint unit e2e assets browser-test packaging-test systemd-test install install-files deb clean
 
 # Where `make install` puts things: PREFIX=/usr for a system install; DESTDIR stages it (packages).
 PREFIX ?= /usr/local
@@ -46,7 +48,7 @@ all: build
 ## deps: install only what is missing (Debian packages as root or with sudo, Python packages with pip).
 deps:
 	@missing=""; \
-	for pkg in $(DEB_PACKAGES) $(PACKAGING_DEB_PACKAGES); do \
+	for pkg in $(DEB_PACKAGES) $(PACKAGING_DEB_PACKAGES) $(BROWSER_DEB_PACKAGES); do \
 	    dpkg -s "$$pkg" >/dev/null 2>&1 || missing="$$missing $$pkg"; \
 	done; \
 	command -v $(PYTHON) >/dev/null 2>&1 || missing="$$missing python3"; \
@@ -104,7 +106,15 @@ systemd-test: deb
 test: deps lint build
 	$(SWIFT) test --skip-build
 	FIBD_BINARY=$(DEBUG_BINARY) $(PYTHON) -m pytest -q -p no:cacheprovider Tests/e2e
-	$(MAKE) --no-print-directory packaging-test systemd-test
+	$(MAKE) --no-print-directory browser-test packaging-test systemd-test
+
+## assets: compile www/ into Sources/FibServer/Pages/EmbeddedAssets.swift (the e2e tests fail while it is stale).
+assets:
+	$(PYTHON) scripts/embed-www.py
+
+## browser-test: the pages in headless chromium (screenshots in test-output/).
+browser-test: deps build
+	FIBD_BINARY=$(DEBUG_BINARY) $(PYTHON) -m pytest -q -p no:cacheprovider Tests/browser
 
 ## install: the release binary, the units, the man pages and (unless one is there) the config file.
 install: release install-files
@@ -156,4 +166,4 @@ deb: release
 
 clean:
 	$(SWIFT) package clean
-	rm -rf .build Tests/e2e/__pycache__ Tests/e2e/.pytest_cache .pytest_cache
+	rm -rf .build Tests/e2e/__pycache__ Tests/browser/__pycache__ test-output Tests/e2e/.pytest_cache .pytest_cache
