@@ -66,6 +66,8 @@ struct BlockingChannel {
                     }
                     return code
                 }
+                // A blocking stream socket never writes nothing; if it does, do not spin.
+                guard written > 0 else { return EIO }
                 var remaining = written
                 while remaining > 0 {
                     let available = buffers[index].count - offset

@@ -108,6 +108,14 @@ public enum WorkerMain {
             computed = monotonicNanos()
             digits = Array(String(value).utf8)
         case .fast:
+            // Refused before the work: GMP aborts the process past its size limit.
+            let expectedDigits = Fibonacci.approximateDigitCount(job.n)
+            guard job.n <= Fibonacci.maxFastN, expectedDigits <= WorkerProtocol.maxResultDigits else {
+                let message =
+                    "F(\(job.n)) has about \(expectedDigits) digits, more than a worker can send"
+                    + " (\(WorkerProtocol.maxResultDigits))"
+                return [WorkerReport.failure(jobID: job.id, message: message).encoded()]
+            }
             let value = Fibonacci.fastDoubling(job.n)
             computed = monotonicNanos()
             digits = value.decimalDigits()

@@ -204,10 +204,12 @@ public final class WorkerPool: WorkerPoolControl, @unchecked Sendable {
         eventLoop.preconditionInEventLoop()
         guard let slot = slots[id], slot.process?.pid == pid else { return }
         slot.bytesReceived &+= UInt64(report.encodedLength)
+        // A process on its way out may still have frames in the socket: they are stale, not violations.
+        guard slot.phase != .stopping && slot.phase != .reaping else { return }
         switch report {
         case .hello(let announced):
             guard slot.phase == .starting else {
-                if slot.phase != .stopping { violation(slot, "a second hello") }
+                violation(slot, "a second hello")
                 return
             }
             if announced != UInt32(truncatingIfNeeded: pid) {
@@ -335,8 +337,7 @@ public final class WorkerPool: WorkerPoolControl, @unchecked Sendable {
 
     private func finishJob(_ slot: WorkerSlot, pid: Int32, jobID: UInt64, outcome: JobOutcome) {
         guard slot.phase == .busy, slot.jobID == jobID else {
-            // After a kill the answer may still be in the socket: it is stale, not a violation.
-            if slot.phase != .stopping { violation(slot, "an answer to job \(jobID), which it was not running") }
+            violation(slot, "an answer to job \(jobID), which it was not running")
             return
         }
         slot.phase = .idle
