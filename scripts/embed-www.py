@@ -21,8 +21,8 @@ LINE = 96
 def literal(data: bytes, indent: str) -> str:
     text = base64.b64encode(data).decode("ascii")
     lines = [text[i : i + LINE] for i in range(0, len(text), LINE)] or [""]
-    body = "\n".join(indent + "    " + line for line in lines)
-    return f'"""\n{body}\n{indent}    """'
+    body = "\n".join(indent + "        " + line for line in lines)
+    return f'"""\n{body}\n{indent}        """'
 
 
 def generate() -> str:

@@ -34,6 +34,9 @@ def test_source_document_covers_the_contract() -> None:
         ("/healthz", "get"),
         ("/readyz", "get"),
         ("/metrics", "get"),
+        # What the status pages read, beyond the contract.
+        ("/api/v1/samples", "get"),
+        ("/api/v1/groups", "get"),
     }
     for name in ("Task", "Event", "Worker", "Status", "Problem", "BatchResponse", "EventsResponse", "TaskList"):
         assert name in document["components"]["schemas"], name

@@ -531,6 +531,73 @@ enum OpenAPIDocument {
                   }
                 }
               }
+            },
+            "/api/v1/samples": {
+              "get": {
+                "operationId": "getSamples",
+                "summary": "The daemon and its workers over time, for the status pages; long-polls with wait",
+                "description": "Samples are taken at most once a second and only while someone asks (one sample serves every reader); the daemon keeps the last 300. Without after: the newest limit samples. With after and wait, an empty answer is held until the next sample. A cursor past the head (another run) reads as none.",
+                "parameters": [
+                  {
+                    "name": "after",
+                    "in": "query",
+                    "required": false,
+                    "description": "The next of an earlier reply; without it, the newest limit samples.",
+                    "schema": {
+                      "type": "integer",
+                      "minimum": 0
+                    }
+                  },
+                  {
+                    "$ref": "#/components/parameters/Wait"
+                  },
+                  {
+                    "name": "limit",
+                    "in": "query",
+                    "required": false,
+                    "schema": {
+                      "type": "integer",
+                      "minimum": 1,
+                      "maximum": 300,
+                      "default": 60
+                    }
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "description": "Samples with seq > after, oldest first, at most limit.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/SamplesResponse"
+                        }
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/InvalidParameter"
+                  }
+                }
+              }
+            },
+            "/api/v1/groups": {
+              "get": {
+                "operationId": "getGroups",
+                "summary": "Tasks per group (algorithm and decade of n) and where their time went",
+                "description": "A group is named algorithm/1eD for 10^D <= n < 10^(D+1), e.g. fast/1e4. Counts are kept as events happen; cached bytes are counted when asked.",
+                "responses": {
+                  "200": {
+                    "description": "Every group that has seen a task or holds a cached result, by name.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/GroupList"
+                        }
+                      }
+                    }
+                  }
+                }
+              }
             }
           },
           "components": {
@@ -1270,6 +1337,208 @@ enum OpenAPIDocument {
                   }
                 },
                 "additionalProperties": true
+              },
+              "Sample": {
+                "type": "object",
+                "required": [
+                  "seq",
+                  "time",
+                  "daemon",
+                  "workers"
+                ],
+                "properties": {
+                  "seq": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "Numbered from 1 in each run."
+                  },
+                  "time": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339 UTC with milliseconds."
+                  },
+                  "daemon": {
+                    "type": "object",
+                    "required": [
+                      "cpu_seconds",
+                      "rss_bytes",
+                      "open_fds",
+                      "connections",
+                      "long_polls",
+                      "loop_lag_seconds"
+                    ],
+                    "properties": {
+                      "cpu_seconds": {
+                        "type": "number",
+                        "minimum": 0,
+                        "description": "CPU time of the daemon process (user + system) since it started."
+                      },
+                      "rss_bytes": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "description": "Resident memory of the daemon process."
+                      },
+                      "open_fds": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "description": "Open file descriptors of the daemon process."
+                      },
+                      "connections": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "description": "Open HTTP connections."
+                      },
+                      "long_polls": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "description": "Requests held waiting (task and event long-polls)."
+                      },
+                      "loop_lag_seconds": {
+                        "type": "number",
+                        "minimum": 0,
+                        "description": "How late the scheduler's event loop ran the sampling job."
+                      }
+                    }
+                  },
+                  "workers": {
+                    "type": "array",
+                    "items": {
+                      "$ref": "#/components/schemas/Worker"
+                    }
+                  }
+                }
+              },
+              "SamplesResponse": {
+                "type": "object",
+                "required": [
+                  "samples",
+                  "next"
+                ],
+                "properties": {
+                  "samples": {
+                    "type": "array",
+                    "items": {
+                      "$ref": "#/components/schemas/Sample"
+                    }
+                  },
+                  "next": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "The seq of the newest sample: pass it as the next after."
+                  }
+                }
+              },
+              "Group": {
+                "type": "object",
+                "required": [
+                  "name",
+                  "queued",
+                  "running",
+                  "done",
+                  "failed",
+                  "cancelled",
+                  "timed_out",
+                  "computations",
+                  "seconds",
+                  "cached_results",
+                  "cached_bytes"
+                ],
+                "properties": {
+                  "name": {
+                    "type": "string",
+                    "description": "algorithm/1eD, e.g. fast/1e4."
+                  },
+                  "queued": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "Tasks queued now."
+                  },
+                  "running": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "Tasks running now."
+                  },
+                  "done": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "Tasks done."
+                  },
+                  "failed": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "Tasks failed."
+                  },
+                  "cancelled": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "Tasks cancelled."
+                  },
+                  "timed_out": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "Tasks timed out."
+                  },
+                  "computations": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "Computations workers finished (tasks sharing one count once)."
+                  },
+                  "seconds": {
+                    "type": "object",
+                    "required": [
+                      "queued",
+                      "computing",
+                      "encoding",
+                      "sending"
+                    ],
+                    "properties": {
+                      "queued": {
+                        "type": "number",
+                        "minimum": 0,
+                        "description": "Time tasks waited for a worker, summed."
+                      },
+                      "computing": {
+                        "type": "number",
+                        "minimum": 0,
+                        "description": "Time workers spent computing F(n), summed."
+                      },
+                      "encoding": {
+                        "type": "number",
+                        "minimum": 0,
+                        "description": "Time workers spent writing F(n) in decimal, summed."
+                      },
+                      "sending": {
+                        "type": "number",
+                        "minimum": 0,
+                        "description": "The rest of each computation's time from its start to its answer here: the digits' trip back and the dispatch."
+                      }
+                    }
+                  },
+                  "cached_results": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "Results of the group in the result cache."
+                  },
+                  "cached_bytes": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "Bytes of those results."
+                  }
+                }
+              },
+              "GroupList": {
+                "type": "object",
+                "required": [
+                  "groups"
+                ],
+                "properties": {
+                  "groups": {
+                    "type": "array",
+                    "items": {
+                      "$ref": "#/components/schemas/Group"
+                    }
+                  }
+                }
               }
             },
             "responses": {

@@ -43,7 +43,8 @@ public struct PageServer: Sendable {
         headers.add(name: "content-security-policy", value: Self.contentSecurityPolicy)
         headers.add(name: "x-content-type-options", value: "nosniff")
         headers.add(name: "referrer-policy", value: "no-referrer")
-        if asset.gzipped != nil { headers.add(name: "vary", value: "Accept-Encoding") }
+        // The HTTP layer adds Vary itself to the plain answers it could compress.
+        if asset.gzipped != nil && acceptsGzip { headers.add(name: "vary", value: "Accept-Encoding") }
         if let match = request.headers.first(name: "if-none-match"), Self.matches(match, etag) {
             return HTTPResponse(status: .notModified, headers: headers)
         }
@@ -85,7 +86,8 @@ public struct PageServer: Sendable {
     private static func isSafeSegment(_ segment: Substring) -> Bool {
         guard let first = segment.utf8.first, first != UInt8(ascii: ".") else { return false }
         return segment.utf8.allSatisfy { byte in
-            (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+            (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+                || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
                 || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "-")
                 || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".")
         }

@@ -43,9 +43,10 @@ final class SystemSampleRing: @unchecked Sendable {
 
     /// Samples after `cursor` (the newest `limit` without one, or when the cursor is from another run),
     /// holding an empty answer up to `wait` for the next sample.
-    func read(after cursor: UInt64?, limit: Int, wait: TimeAmount?, requestedAt: NIODeadline,
-        clientGone: EventLoopFuture<Void>?) -> EventLoopFuture<(samples: [SystemSample], next: UInt64)>
-    {
+    func read(
+        after cursor: UInt64?, limit: Int, wait: TimeAmount?, requestedAt: NIODeadline,
+        clientGone: EventLoopFuture<Void>?
+    ) -> EventLoopFuture<(samples: [SystemSample], next: UInt64)> {
         let now = NIODeadline.now()
         if lastSampleAt.map({ now - $0 >= Self.interval }) ?? true {
             record(lagNanos: UInt64(max(0, (now - requestedAt).nanoseconds)))
