@@ -20,6 +20,12 @@ let package = Package(
             path: "Sources/CGMP",
             providers: [.apt(["libgmp-dev"])]
         ),
+        .systemLibrary(
+            name: "CSystemd",
+            path: "Sources/CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
         .target(name: "FibMath", dependencies: ["CGMP"], swiftSettings: strict),
         .target(name: "FibCore", dependencies: ["FibMath"], swiftSettings: strict),
         .target(
@@ -44,10 +50,19 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "FibSystemd",
+            dependencies: [
+                "CSystemd",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "fibd",
             dependencies: [
-                "FibCore", "FibWorkers", "FibServer",
+                "FibCore", "FibWorkers", "FibServer", "FibSystemd",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -62,6 +77,16 @@ let package = Package(
                 "FibWorkers", "FibCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "FibSystemdTests",
+            dependencies: [
+                "FibSystemd", "CSystemd",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

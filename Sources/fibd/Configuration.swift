@@ -24,6 +24,7 @@ struct Configuration {
     var maxConnections = 16384
     var idleTimeoutNanos: UInt64 = 75 * nanosPerSecond
     var headerTimeoutNanos: UInt64 = 10 * nanosPerSecond
+    var drainTimeoutNanos: UInt64 = 30 * nanosPerSecond
     var logLevel: Logger.Level = .info
 
     /// What the command line asked for besides running the daemon.
@@ -159,6 +160,7 @@ struct Configuration {
             case "retain-time": limits.retainNanos = nanos
             case "idle-timeout": idleTimeoutNanos = max(1, nanos)
             case "header-timeout": headerTimeoutNanos = max(1, nanos)
+            case "drain-timeout": drainTimeoutNanos = nanos
             default: break
             }
         case .text:

@@ -1,6 +1,7 @@
 import Dispatch
 import FibCore
 import FibServer
+import FibSystemd
 import FibWorkers
 import Logging
 import NIOCore
@@ -13,30 +14,49 @@ import NIOPosix
 /// The version fibd reports in /api/v1/status and `--version`.
 let fibdVersion = "0.1.0"
 
-/// The daemon: wires the worker pool, the scheduler's runtime and the HTTP server together,
-/// runs until SIGTERM or SIGINT, then drains and stops in order.
+/// How long every worker of the first pool may take to answer before start-up fails.
+let workerStartTimeout: TimeAmount = .seconds(60)
+
+/// The daemon: wires the worker pool, the scheduler's runtime and the HTTP server together, tells
+/// systemd how it goes (sd_notify), reloads on SIGHUP, and on SIGTERM or SIGINT drains and stops in order.
 struct Daemon {
     var configuration: Configuration
+    /// The command line and environment it was started with: a reload reads the same sources again.
+    var arguments: [String]
+    var environment: [String: String]
 
     /// Runs the daemon; the result is the process's exit status.
     func run() async -> Int32 {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = configuration.logLevel
-            return handler
-        }
-        var logger = Logger(label: "fibd")
-        logger.logLevel = configuration.logLevel
+        let threshold = LogThreshold(configuration.logLevel)
+        bootstrapLogging(identifier: "fibd", threshold: threshold, environment: environment)
+        let logger = Logger(label: "fibd")
+        let notifier = ServiceNotifier(environment: environment)
 
+        /// A start-up error: logged, and told to systemd as ERRNO= so `systemctl status` shows it.
+        func fail(_ message: Logger.Message, errno code: Int32, status: Int32 = 1) -> Int32 {
+            logger.critical(message)
+            notifier.send(.status("failed: \(message)"), .errno(code))
+            return status
+        }
+
+        // Read (and take out of the environment) the inherited sockets before anything starts a process.
+        let inherited: [InheritedListener]
+        do {
+            inherited = try SocketActivation.inheritedListeners()
+        } catch {
+            return fail("\(error)", errno: -error.code)
+        }
         let listen: [ListenAddress]
         do {
-            listen = try configuration.listen.map { try ListenAddress(parsing: $0) }
+            listen = inherited.isEmpty ? try configuration.listen.map { try ListenAddress(parsing: $0) } : []
         } catch {
-            logger.critical("bad listen address: \(error)")
-            return 2
+            return fail("bad listen address: \(error)", errno: EINVAL, status: 2)
         }
 
-        let workerCount = configuration.workers > 0 ? configuration.workers : usableCPUCount()
+        // Signals become values before any can arrive: a SIGHUP during start-up must not kill fibd.
+        let signals = SignalWatcher(signals: [SIGTERM, SIGINT, SIGHUP])
+
+        let workerCount = configuration.workerCount
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(2, System.coreCount))
         let loop = group.next()
         let runtime = TaskRuntime(
@@ -68,34 +88,121 @@ struct Daemon {
         api.httpMetrics = server.metrics
         api.pages = PageServer(directory: configuration.wwwDirectory)
 
-        let signals = SignalWatcher(signals: [SIGTERM, SIGINT])
+        // The heartbeat runs on the scheduler's loop: if that loop is stuck, systemd restarts fibd.
+        let watchdog = Watchdog.intervalFromEnvironment().map { interval in
+            Watchdog(interval: interval, eventLoop: loop) { notifier.send(.watchdog) }
+        }
+        watchdog?.start()
+
         loop.execute { pool.start() }
         do {
-            for listener in try await server.start() {
-                logger.info("listening on \(listener.address)")
+            if inherited.isEmpty {
+                for listener in try await server.start() {
+                    logger.info("listening on \(listener.address)")
+                }
+            } else {
+                for socket in inherited {
+                    let listener = try await server.adopt(listeningDescriptor: socket.descriptor, name: socket.name)
+                    logger.info(
+                        "listening on \(listener.address) (inherited)",
+                        metadata: ["fd": "\(socket.descriptor)", "fd_name": "\(socket.name)"])
+                }
             }
         } catch {
-            logger.critical("cannot listen: \(error)")
+            watchdog?.stop()
             await stop(pool: pool, group: group, loop: loop)
-            return 1
+            return fail("cannot listen: \(error)", errno: EADDRNOTAVAIL)
         }
         logger.info("starting \(workerCount) workers")
-        do {
-            try await runtime.ready.get()
-        } catch {
-            logger.critical("workers did not start: \(error)")
+        let workersAnswered = loop.makePromise(of: Void.self)
+        let startTimer = loop.scheduleTask(in: workerStartTimeout) {
+            workersAnswered.fail(WorkerStartTimeout())
         }
+        runtime.ready.cascade(to: workersAnswered)
+        do {
+            try await workersAnswered.futureResult.get()
+            startTimer.cancel()
+        } catch {
+            watchdog?.stop()
+            await server.shutdown(gracePeriod: .seconds(1))
+            await stop(pool: pool, group: group, loop: loop)
+            return fail(
+                "workers did not start within \(workerStartTimeout.nanoseconds / 1_000_000_000) s", errno: ETIMEDOUT)
+        }
+        // The reporter holds one long-poll; outside systemd it only runs to log task starts at debug level.
+        let reporter = PoolStatusReporter(runtime: runtime, notifier: notifier, logger: logger)
+        let reporting = Task {
+            if notifier.isEnabled || threshold.level <= .debug { await reporter.run() }
+        }
+        notifier.send(.ready, .status(PoolStatus(workers: workerCount, running: 0, queued: 0, done: 0).text))
         logger.info("fibd is ready", metadata: ["workers": "\(workerCount)"])
 
-        let signal = await signals.next()
-        logger.info("received \(signalName(signal)), draining", metadata: ["signal": "\(signal)"])
+        var current = configuration
+        var signal = await signals.next()
+        while signal == SIGHUP {
+            current = await reload(
+                from: current, pool: pool, runtime: runtime, api: api, threshold: threshold, notifier: notifier,
+                logger: logger)
+            signal = await signals.next()
+        }
+
+        let drainTimeout = TimeAmount.nanoseconds(Int64(min(current.drainTimeoutNanos, UInt64(Int64.max))))
+        notifier.send(.stopping, .status("stopping: finishing running tasks"))
+        logger.notice(
+            "stopping",
+            metadata: ["signal": "\(signalName(signal))", "drain_timeout_usec": "\(drainTimeout.nanoseconds / 1000)"])
         _ = try? await runtime.beginDraining().get()
-        await server.shutdown()
-        _ = try? await runtime.drained(timeout: .seconds(30)).get()
+        await server.stopAccepting()
+        _ = try? await runtime.drained(timeout: drainTimeout).get()
+        reporting.cancel()
         _ = try? await runtime.releaseWaiters().get()
+        await server.shutdown(gracePeriod: .seconds(5))
+        await reporting.value
+        watchdog?.stop()
         await stop(pool: pool, group: group, loop: loop)
         logger.info("stopped")
         return 0
+    }
+
+    /// Reads the configuration again from the sources of the start and applies what can change
+    /// while running: the pool size (busy workers finish their task first), the scheduler's limits
+    /// and the log level. A configuration that does not load is logged and the running one kept.
+    /// - Returns: the configuration now in force.
+    private func reload(
+        from current: Configuration, pool: WorkerPool, runtime: TaskRuntime, api: APIResponder,
+        threshold: LogThreshold, notifier: ServiceNotifier, logger: Logger
+    ) async -> Configuration {
+        notifier.send(.reloading(monotonicMicroseconds: monotonicMicroseconds()), .status("reloading configuration"))
+        logger.info("reloading configuration", metadata: ["signal": "SIGHUP"])
+        var applied = current
+        do {
+            guard case .run(let fresh) = try Configuration.load(arguments: arguments, environment: environment) else {
+                throw ConfigurationError(description: "the command line no longer asks to run the daemon")
+            }
+            let workers = fresh.workerCount
+            try await runtime.eventLoop.flatSubmit {
+                for removed in pool.resize(to: workers) {
+                    runtime.workerRemoved(removed)
+                }
+                return runtime.apply(fresh.limits, workers: workers)
+            }.get()
+            api.apply(fresh.limits)
+            threshold.level = fresh.logLevel
+            let fixed = current.settingsNeedingRestart(comparedWith: fresh)
+            if !fixed.isEmpty {
+                logger.warning("these settings take effect only at the next start: \(fixed.joined(separator: ", "))")
+            }
+            applied = fresh
+            applied.listen = current.listen
+            logger.notice("configuration reloaded", metadata: ["workers": "\(workers)"])
+        } catch {
+            logger.error("reload failed", metadata: ["error": "\(error)", "message_id": "\(FibdMessageID.reload)"])
+        }
+        let counters = (try? await runtime.snapshot().get())?.counters ?? SchedulerCounters()
+        let status = PoolStatus(
+            workers: applied.workerCount, running: counters.running, queued: counters.queued, done: counters.done)
+        notifier.send(.ready, .status(status.text))
+        return applied
     }
 
     private func stop(pool: WorkerPool, group: MultiThreadedEventLoopGroup, loop: any EventLoop) async {
@@ -104,7 +211,42 @@ struct Daemon {
     }
 }
 
-/// Delivers SIGTERM/SIGINT as an async value instead of killing the process.
+/// The first pool did not answer in time.
+struct WorkerStartTimeout: Error {}
+
+extension Configuration {
+    /// The pool size: the configured one, or one worker per usable CPU.
+    var workerCount: Int { workers > 0 ? workers : usableCPUCount() }
+
+    /// The settings that differ in `other` but that a running daemon cannot change.
+    func settingsNeedingRestart(comparedWith other: Configuration) -> [String] {
+        var names: [String] = []
+        if listen != other.listen { names.append("listen") }
+        if stateDirectory != other.stateDirectory { names.append("state-dir") }
+        if wwwDirectory != other.wwwDirectory { names.append("www") }
+        if maxBody != other.maxBody { names.append("max-body") }
+        if maxWaitNanos != other.maxWaitNanos { names.append("max-wait") }
+        if maxConnections != other.maxConnections { names.append("max-connections") }
+        if idleTimeoutNanos != other.idleTimeoutNanos { names.append("idle-timeout") }
+        if headerTimeoutNanos != other.headerTimeoutNanos { names.append("header-timeout") }
+        return names
+    }
+}
+
+/// Sends every log message to journald when stderr is the journal stream, else to stderr.
+func bootstrapLogging(identifier: String, threshold: LogThreshold, environment: [String: String]) {
+    let destination = LogDestination.detect(environment: environment)
+    LoggingSystem.bootstrap { _ in
+        switch destination {
+        case .journal:
+            return JournalLogHandler(identifier: identifier, threshold: threshold)
+        case .standardError(let style):
+            return StandardErrorLogHandler(style: style, threshold: threshold)
+        }
+    }
+}
+
+/// Delivers SIGTERM, SIGINT and SIGHUP as async values instead of their default actions.
 final class SignalWatcher {
     private let stream: AsyncStream<Int32>
     private let sources: [any DispatchSourceSignal]

@@ -85,6 +85,9 @@ let optionSpecs: [OptionSpec] = [
         name: "header-timeout", kind: .seconds, defaultValue: "10",
         help: "Close a connection whose request head takes longer than this."),
     OptionSpec(
+        name: "drain-timeout", kind: .seconds, defaultValue: "30",
+        help: "On SIGTERM, how long running tasks may take to finish before their workers are killed."),
+    OptionSpec(
         name: "log-level", kind: .level, defaultValue: "info",
         help: "Least severe messages logged: trace, debug, info, notice, warning, error or critical."),
 ]

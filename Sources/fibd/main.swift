@@ -1,3 +1,4 @@
+import FibSystemd
 import FibWorkers
 
 #if canImport(Glibc)
@@ -10,12 +11,14 @@ if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "worker" {
     WorkerMain.run()
 }
 
+let arguments = Array(CommandLine.arguments.dropFirst())
+let environment = processEnvironment()
 let request: Configuration.Request
 do {
-    request = try Configuration.load(
-        arguments: Array(CommandLine.arguments.dropFirst()), environment: processEnvironment())
+    request = try Configuration.load(arguments: arguments, environment: environment)
 } catch {
     writeStandardError("fibd: \(error)\n")
+    ServiceNotifier(environment: environment).send(.status("failed: \(error)"), .errno(EINVAL))
     exit(2)
 }
 
@@ -25,5 +28,5 @@ case .help:
 case .version:
     print("fibd \(fibdVersion)")
 case .run(let configuration):
-    exit(await Daemon(configuration: configuration).run())
+    exit(await Daemon(configuration: configuration, arguments: arguments, environment: environment).run())
 }
