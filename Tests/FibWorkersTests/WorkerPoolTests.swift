@@ -280,6 +280,22 @@ struct WorkerPoolTests {
     }
 }
 
+extension WorkerPoolTests {
+    @Test func aWorkerThatClosesItsChannelButLivesOnIsKilledAndReaped() async throws {
+        // Says hello, closes fd 3, and sleeps: the channel ends but no exit status comes.
+        let script = try makeScript(
+            "printf '\\000\\000\\000\\005\\002\\000\\000\\000\\001' >&3\nexec 3>&-\nexec sleep 60"
+        )
+        defer { try? FileManager.default.removeItem(atPath: script) }
+        let harness = try await PoolHarness(count: 1, executable: script)
+        let (_, pid) = try await harness.events.expectReady(0)
+        let (_, exit) = try await harness.events.expectExited(pid: pid, timeout: .seconds(20))
+        #expect(exit == .signaled(signal: SIGKILL))
+        #expect(processIsGone(pid))
+        try await harness.close()
+    }
+}
+
 /// An executable shell script (in a fresh temporary file) with `body` after the #! line.
 private func makeScript(_ body: String) throws -> String {
     let path = FileManager.default.temporaryDirectory
