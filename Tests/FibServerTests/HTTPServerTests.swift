@@ -53,6 +53,20 @@ struct HTTPServerTests {
         #expect(echo["query"] == [["a", "1"], ["b", "two words"], ["c", "é"]])
     }
 
+    @Test func longPipelineOfImmediateAnswersIsServedInOrder() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let client = try server.client()
+        let count = 3000
+        try client.send(String(repeating: get("/hello"), count: count) + get("/echo?last=1"))
+        let bytes = try client.readUntil(count: count + 1, of: "HTTP/1.1 200 OK")
+        try client.send(get("/hello"))
+        _ = try client.readUntil(count: 1, of: "hello")
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(text.hasPrefix("HTTP/1.1 200 OK"))
+        #expect(server.server.metrics.responses(status: 200) >= count + 1)
+    }
+
     @Test func headGetsTheGetHeadersWithoutBody() async throws {
         let server = try await TestServer.start()
         defer { Task { await server.stop() } }

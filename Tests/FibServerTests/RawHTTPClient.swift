@@ -146,6 +146,28 @@ final class RawHTTPClient {
         return response
     }
 
+    /// Reads until `needle` has arrived `count` times in total; returns the bytes read.
+    func readUntil(count: Int, of needle: String) throws -> [UInt8] {
+        let pattern = Array(needle.utf8)
+        var found = 0
+        var scanned = 0
+        while found < count {
+            guard try fill() else { throw Failure(description: "closed after \(found) of \(count)") }
+            var start = max(0, scanned - pattern.count + 1)
+            while start + pattern.count <= pending.count {
+                if pending[start] == pattern[0] && pending[start..<start + pattern.count].elementsEqual(pattern) {
+                    found += 1
+                    start += pattern.count
+                } else {
+                    start += 1
+                }
+            }
+            scanned = start
+        }
+        defer { pending.removeAll() }
+        return pending
+    }
+
     /// Reads until the server closes; returns what arrived meanwhile. Throws on timeout.
     func readUntilClosed() throws -> [UInt8] {
         while try fill() {}

@@ -26,6 +26,9 @@ final class HTTPChannelHandler: ChannelInboundHandler {
     private var state = State.idle
     private var context: ChannelHandlerContext?
     private var emptyBody = ByteBuffer()
+    /// True while a keep-alive response's end is being written (which may deliver the next
+    /// pipelined request re-entrantly).
+    private var isEndingResponse = false
 
     init(
         responder: any HTTPResponder,
@@ -166,6 +169,15 @@ final class HTTPChannelHandler: ChannelInboundHandler {
         guard let context, case .responding(let keepAlive, let isHead, let version) = state else {
             return
         }
+        if isEndingResponse {
+            // Completed synchronously for a pipelined request delivered while the previous
+            // response's end was being written: answer on the next tick, so that a long
+            // pipeline does not nest one stack frame chain per request.
+            context.eventLoop.assumeIsolated().execute { [self] in
+                self.responderCompleted(result, method: method, uri: uri)
+            }
+            return
+        }
         let response: HTTPResponse
         switch result {
         case .success(let answer):
@@ -221,7 +233,9 @@ final class HTTPChannelHandler: ChannelInboundHandler {
             // Before the end goes out: writing it may deliver the next pipelined request.
             state = .idle
             connectionGuard.responseWillEnd()
+            isEndingResponse = true
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            isEndingResponse = false
         } else {
             state = .closing
             connectionGuard.willClose()

@@ -62,33 +62,41 @@ enum RequestTarget {
     }
 
     static func parse(_ uri: String) throws(Problem) -> (path: String, query: QueryParameters) {
-        var target = uri[...]
-        if !target.hasPrefix("/") {
-            // absolute-form (RFC 9112 section 3.2.2): keep only the path and query.
-            if let afterScheme = Self.afterScheme(target) {
-                let afterAuthority = target[afterScheme...]
-                target =
-                    afterAuthority.firstIndex(where: { $0 == "/" || $0 == "?" }).map { afterAuthority[$0...] }
-                    ?? "/"
-                if target.hasPrefix("?") { target = "/" + target }
-            } else if target == "*" {
-                return ("*", QueryParameters(raw: ""))
-            } else {
-                throw Problem.badRequest("the request target must start with '/'")
+        // Origin-form with no escapes and no query, the common case, shares the string.
+        // Scanning the UTF-8 view avoids grapheme breaking on every request.
+        if uri.utf8.first == UInt8(ascii: "/") {
+            var hasEscape = false
+            for byte in uri.utf8 {
+                if byte == UInt8(ascii: "?") { return try split(uri[...]) }
+                if byte == UInt8(ascii: "%") { hasEscape = true }
             }
+            if !hasEscape { return (uri, QueryParameters(raw: "")) }
+            return try split(uri[...])
         }
+        if uri == "*" { return ("*", QueryParameters(raw: "")) }
+        // absolute-form (RFC 9112 section 3.2.2): keep only the path and query.
+        guard let afterScheme = Self.afterScheme(uri[...]) else {
+            throw Problem.badRequest("the request target must start with '/'")
+        }
+        let afterAuthority = uri[afterScheme...]
+        guard
+            let pathStart = afterAuthority.utf8.firstIndex(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") }
+            )
+        else { return ("/", QueryParameters(raw: "")) }
+        let target = afterAuthority[pathStart...]
+        if target.utf8.first == UInt8(ascii: "?") {
+            return ("/", QueryParameters(raw: target.dropFirst()))
+        }
+        return try split(target)
+    }
+
+    private static func split(_ target: Substring) throws(Problem) -> (path: String, query: QueryParameters) {
         let rawPath: Substring
         let query: QueryParameters
-        if let questionMark = target.firstIndex(of: "?") {
+        if let questionMark = target.utf8.firstIndex(of: UInt8(ascii: "?")) {
             rawPath = target[..<questionMark]
-            query = QueryParameters(raw: target[target.index(after: questionMark)...])
+            query = QueryParameters(raw: target[target.utf8.index(after: questionMark)...])
         } else {
-            if target.endIndex == uri.endIndex && target.startIndex == uri.startIndex
-                && !uri.utf8.contains(UInt8(ascii: "%"))
-            {
-                // The common case: the target is the path, so share the string.
-                return (uri, QueryParameters(raw: ""))
-            }
             rawPath = target
             query = QueryParameters(raw: "")
         }
