@@ -95,8 +95,8 @@ e2e: build
 	FIBD_BINARY=$(DEBUG_BINARY) $(PYTHON) -m pytest -q -p no:cacheprovider Tests/e2e
 
 ## packaging-test: the units (systemd-analyze verify and security), the man pages (mandoc lint, every option).
-packaging-test: build
-	FIBD_BINARY=$(DEBUG_BINARY) $(PYTHON) -m pytest -q -p no:cacheprovider Tests/packaging
+packaging-test: build deb
+	FIBD_BINARY=$(DEBUG_BINARY) FIBD_DEB=$(DEB_DIR)/fibd.deb $(PYTHON) -m pytest -q -p no:cacheprovider Tests/packaging
 
 ## systemd-test: the .deb under a real systemd (PID 1 in a container booted with systemd-nspawn).
 systemd-test: deb
