@@ -199,6 +199,43 @@ struct HTTPServerTests {
         #expect(try client.readResponse().status == 408)
     }
 
+    @Test func bodyThatStopsArrivingTimesOutWith408() async throws {
+        let server = try await TestServer.start {
+            $0.idleTimeout = .milliseconds(300)
+            $0.headerTimeout = .milliseconds(300)
+        }
+        defer { Task { await server.stop() } }
+        let client = try server.client()
+        try client.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
+        let response = try client.readResponse()
+        #expect(response.status == 408)
+        _ = try client.readUntilClosed()
+    }
+
+    @Test func connectionCloseAndHTTP10AreHonoured() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let closing = try server.client()
+        try closing.send(get("/hello", headers: "Connection: close\r\n"))
+        let response = try closing.readResponse()
+        #expect(response.header("connection") == "close")
+        #expect(response.bodyText == "hello")
+        _ = try closing.readUntilClosed()
+
+        let old = try server.client()
+        try old.send("GET /hello HTTP/1.0\r\n\r\n")
+        #expect(try old.readResponse().bodyText == "hello")
+        _ = try old.readUntilClosed()
+
+        let oldKeepAlive = try server.client()
+        for _ in 0..<2 {
+            try oldKeepAlive.send("GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            let answer = try oldKeepAlive.readResponse()
+            #expect(answer.header("connection")?.lowercased() == "keep-alive")
+            #expect(answer.bodyText == "hello")
+        }
+    }
+
     @Test func idleKeepAliveConnectionIsClosedSilently() async throws {
         let server = try await TestServer.start {
             $0.idleTimeout = .milliseconds(300)
