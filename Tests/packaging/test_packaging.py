@@ -224,6 +224,14 @@ def test_fibd_8_lists_every_problem_type():
     assert slugs - listed == set(), "problem types missing from fibd(8)"
 
 
+def test_fibd_8_lists_every_message_id():
+    catalog = read(os.path.join(ROOT, "Sources", "FibSystemd", "MessageCatalog.swift"))
+    ids = set(re.findall(r'static let \w+ = "([0-9a-f]{32})"', catalog))
+    assert len(ids) >= 10
+    listed = set(re.findall(r"^\.It ([0-9a-f]{32})$", section(read(FIBD_8), "LOGGING"), re.M))
+    assert ids == listed
+
+
 def test_fibd_8_has_every_section():
     sections = re.findall(r"^\.Sh (.+)$", read(FIBD_8), re.M)
     for name in ("NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "API", "SIGNALS", "ENVIRONMENT", "FILES",
