@@ -82,6 +82,18 @@ struct HTTPServerTests {
         #expect(try client.readResponse().bodyText == "hello")
     }
 
+    @Test func noContentHasNeitherBodyNorLength() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let client = try server.client()
+        try client.send(get("/empty") + get("/hello"))
+        let empty = try client.readResponse()
+        #expect(empty.status == 204)
+        #expect(empty.header("content-length") == nil)
+        #expect(empty.header("transfer-encoding") == nil)
+        #expect(try client.readResponse().bodyText == "hello")
+    }
+
     @Test func requestBodyAndPercentDecodedPathReachTheResponder() async throws {
         let server = try await TestServer.start()
         defer { Task { await server.stop() } }

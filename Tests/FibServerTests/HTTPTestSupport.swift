@@ -34,6 +34,8 @@ struct TestResponder: HTTPResponder {
             writer.member("body", String(buffer: request.body))
             writer.endObject()
             return loop.makeSucceededFuture(.json(.ok, writer.buffer))
+        case "/empty":
+            return loop.makeSucceededFuture(HTTPResponse(status: .noContent))
         case "/big":
             var writer = JSONWriter(allocator: context.allocator)
             writer.beginArray()

@@ -210,8 +210,10 @@ final class HTTPChannelHandler: ChannelInboundHandler {
         // Take the headers out so that adding to them does not copy them.
         var headers = response.headers
         response.headers = HTTPHeaders()
-        let length = response.body.readableBytes
-        headers.replaceOrAdd(name: "content-length", value: String(length))
+        // 204 and 304 carry no body and (RFC 9110 section 8.6) no Content-Length of their own.
+        let mayHaveBody = response.status.mayHaveResponseBody
+        let length = mayHaveBody ? response.body.readableBytes : 0
+        if mayHaveBody { headers.replaceOrAdd(name: "content-length", value: String(length)) }
         if !keepAlive {
             headers.replaceOrAdd(name: "connection", value: "close")
         } else if version.major == 1 && version.minor == 0 {
