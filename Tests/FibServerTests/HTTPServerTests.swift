@@ -447,6 +447,29 @@ struct HTTPServerTests {
         }
     }
 
+    @Test func adoptsAnInheritedListeningSocket() async throws {
+        let server = try await TestServer.start(listen: [])
+        defer { Task { await server.stop() } }
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(fd, pointer, length) == 0 && listen(fd, 16) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        #expect(bound)
+        let listener = try await server.server.adopt(listeningDescriptor: fd, name: "test.socket")
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        #expect(listener.address == .tcp(host: "127.0.0.1", port: port))
+        #expect(listener.name == "test.socket")
+        let client = try RawHTTPClient(port: port)
+        try client.send(get("/hello"))
+        #expect(try client.readResponse().bodyText == "hello")
+    }
+
     @Test func ipv6LoopbackListener() async throws {
         let server: TestServer
         do {

@@ -28,6 +28,7 @@ public struct JSONNumber: Sendable, Hashable, CustomStringConvertible {
 
     /// The value as `Int` when it is an integer (also `1.0`, `1e3`, `-0`) that fits; otherwise `nil`.
     public var int: Int? {
+        if let plain = Int(text) { return plain }  // the common case: integer text, no exponent
         guard let (negative, magnitude) = exactInteger() else { return nil }
         if negative {
             if magnitude <= UInt64(Int.max) { return -Int(magnitude) }
@@ -38,6 +39,7 @@ public struct JSONNumber: Sendable, Hashable, CustomStringConvertible {
 
     /// The value as `UInt64` when it is a non-negative integer that fits; otherwise `nil`.
     public var uint64: UInt64? {
+        if let plain = UInt64(text) { return plain }
         guard let (negative, magnitude) = exactInteger() else { return nil }
         if negative { return magnitude == 0 ? 0 : nil }
         return magnitude
