@@ -397,8 +397,13 @@ struct HTTPServerTests {
         try idle.send(get("/hello"))
         #expect(try idle.readResponse().status == 200)
         try busy.send(get("/slow?ms=300"))
-        // Give the request time to reach the responder before draining starts.
-        try await Task.sleep(for: .milliseconds(100))
+        // Drain only once the request has reached the responder.
+        let slowStarts = server.slowStarts
+        let started = try await withTimeout(seconds: 5) {
+            var iterator = slowStarts.makeAsyncIterator()
+            return await iterator.next() != nil
+        }
+        #expect(started)
         async let stopped: Void = server.server.shutdown(gracePeriod: .seconds(5))
         let response = try busy.readResponse()
         #expect(response.status == 200)

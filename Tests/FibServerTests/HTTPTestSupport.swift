@@ -11,6 +11,7 @@ struct TestFailure: Error {}
 struct TestResponder: HTTPResponder {
     let otherLoop: any EventLoop
     let closeObserved: AsyncStream<Void>.Continuation?
+    let slowStarted: AsyncStream<Void>.Continuation?
 
     func respond(to request: HTTPRequest, context: RequestContext) -> EventLoopFuture<HTTPResponse> {
         let loop = context.eventLoop
@@ -49,6 +50,7 @@ struct TestResponder: HTTPResponder {
             )
         case "/slow":
             let milliseconds = request.query["ms"].flatMap(Int.init) ?? 100
+            slowStarted?.yield()
             return loop.scheduleTask(in: .milliseconds(Int64(milliseconds))) {
                 HTTPResponse.text(.ok, "slow \(milliseconds)")
             }.futureResult
@@ -85,6 +87,8 @@ final class TestServer: Sendable {
     let server: HTTPServer
     let listeners: [BoundListener]
     let closes: AsyncStream<Void>
+    /// One element each time a `/slow` request reaches the responder.
+    let slowStarts: AsyncStream<Void>
 
     var port: Int {
         guard case .tcp(_, let port) = listeners[0].address else { return -1 }
@@ -99,13 +103,24 @@ final class TestServer: Sendable {
         var configuration = HTTPServerConfiguration(listen: listen)
         configure(&configuration)
         let (closes, continuation) = AsyncStream<Void>.makeStream()
-        let responder = TestResponder(otherLoop: group.next(), closeObserved: continuation)
+        let (slowStarts, slowContinuation) = AsyncStream<Void>.makeStream()
+        let responder = TestResponder(
+            otherLoop: group.next(),
+            closeObserved: continuation,
+            slowStarted: slowContinuation
+        )
         var logger = Logger(label: "fibd.test")
         logger.logLevel = .critical
         let server = HTTPServer(configuration: configuration, group: group, responder: responder, logger: logger)
         do {
             let listeners = try await server.start()
-            return TestServer(group: group, server: server, listeners: listeners, closes: closes)
+            return TestServer(
+                group: group,
+                server: server,
+                listeners: listeners,
+                closes: closes,
+                slowStarts: slowStarts
+            )
         } catch {
             try? await group.shutdownGracefully()
             throw error
@@ -113,12 +128,17 @@ final class TestServer: Sendable {
     }
 
     private init(
-        group: MultiThreadedEventLoopGroup, server: HTTPServer, listeners: [BoundListener], closes: AsyncStream<Void>
+        group: MultiThreadedEventLoopGroup,
+        server: HTTPServer,
+        listeners: [BoundListener],
+        closes: AsyncStream<Void>,
+        slowStarts: AsyncStream<Void>
     ) {
         self.group = group
         self.server = server
         self.listeners = listeners
         self.closes = closes
+        self.slowStarts = slowStarts
     }
 
     func client(timeoutSeconds: Int = 5) throws -> RawHTTPClient {
