@@ -164,6 +164,10 @@ struct HTTPServerTests {
         #expect(response.status == 431)
         #expect(try problemSlug(response) == "headers-too-large")
         _ = try client.readUntilClosed()
+        // The request target counts towards the limit too.
+        let longTarget = try server.client()
+        try longTarget.send(get("/hello?pad=" + String(repeating: "p", count: 2000)))
+        #expect(try longTarget.readResponse().status == 431)
     }
 
     @Test func malformedRequestGets400AndClose() async throws {
