@@ -299,6 +299,19 @@ def test_systemd_restarts_fibd_after_kill_9():
     state["pid"] = new_pid
 
 
+def test_an_upgrade_restarts_a_running_fibd_and_keeps_an_edited_config():
+    pid = state["pid"]
+    write_config("workers = 1\n")
+    inside("dpkg", "-i", "--force-confold", DEB_IN_CONTAINER)
+    assert show("fibd.socket", "ActiveState") == "active"
+    assert show("fibd.service", "ActiveState") == "active"
+    new_pid = int(show("fibd.service", "MainPID"))
+    assert new_pid not in (0, pid), "the new binary runs"
+    assert inside("cat", "/etc/fibd/fibd.conf") == "workers = 1\n"
+    wait_until(lambda: len(workers()) == 1, 20, "the pool of the edited config")
+    state["pid"] = new_pid
+
+
 def test_removing_the_package_stops_and_disables_fibd():
     inside("dpkg", "-r", "fibd")
     assert status_of("systemctl", "is-active", "fibd.socket")[1] == "inactive"
