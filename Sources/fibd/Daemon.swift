@@ -56,13 +56,24 @@ struct Daemon {
         // Signals become values before any can arrive: a SIGHUP during start-up must not kill fibd.
         let signals = SignalWatcher(signals: [SIGTERM, SIGINT, SIGHUP])
 
+        // The state is read before anything starts: a database fibd cannot use stops it here, untouched.
+        let state: OpenedState
+        do {
+            state = try OpenedState.open(configuration: configuration, environment: environment)
+        } catch {
+            return fail("\(error)", errno: EIO)
+        }
+
         let workerCount = configuration.workerCount
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(2, System.coreCount))
         let loop = group.next()
         let runtime = TaskRuntime(
-            limits: configuration.limits, workers: workerCount, eventLoop: loop, logger: logger)
+            limits: configuration.limits, workers: workerCount, eventLoop: loop, logger: logger, store: state.store,
+            restoring: state.stored)
+        logRestore(runtime.restored, path: state.store.path, logger: logger)
         let pool = WorkerPool(count: workerCount, eventLoop: loop, logger: logger)
-        pool.delegate = runtime
+        let leavingWorkers = LeavingWorkers(runtime: runtime)
+        pool.delegate = leavingWorkers
         runtime.pool = pool
         runtime.sampleWorkers = {
             pool.snapshot().map { info in
@@ -110,7 +121,7 @@ struct Daemon {
             }
         } catch {
             watchdog?.stop()
-            await stop(pool: pool, group: group, loop: loop)
+            await stop(pool: pool, group: group, loop: loop, store: state.store)
             return fail("cannot listen: \(error)", errno: EADDRNOTAVAIL)
         }
         logger.info("starting \(workerCount) workers")
@@ -125,14 +136,14 @@ struct Daemon {
         } catch {
             watchdog?.stop()
             await server.shutdown(gracePeriod: .seconds(1))
-            await stop(pool: pool, group: group, loop: loop)
+            await stop(pool: pool, group: group, loop: loop, store: state.store)
             return fail(
                 "workers did not start within \(workerStartTimeout.nanoseconds / 1_000_000_000) s", errno: ETIMEDOUT)
         }
         // The reporter holds one long-poll; outside systemd it only runs to log task starts at debug level.
         let reporter = PoolStatusReporter(runtime: runtime, notifier: notifier, logger: logger)
         let reporting = Task {
-            if notifier.isEnabled || threshold.level <= .debug { await reporter.run() }
+            await reporter.run(enabled: notifier.isEnabled || threshold.level <= .debug)
         }
         notifier.send(.ready, .status(PoolStatus(workers: workerCount, running: 0, queued: 0, done: 0).text))
         logger.info("fibd is ready", metadata: ["workers": "\(workerCount)"])
@@ -141,8 +152,8 @@ struct Daemon {
         var signal = await signals.next()
         while signal == SIGHUP {
             current = await reload(
-                from: current, pool: pool, runtime: runtime, api: api, threshold: threshold, notifier: notifier,
-                logger: logger)
+                from: current, pool: pool, leavingWorkers: leavingWorkers, runtime: runtime, api: api,
+                threshold: threshold, notifier: notifier, logger: logger)
             signal = await signals.next()
         }
 
@@ -156,10 +167,16 @@ struct Daemon {
         _ = try? await runtime.drained(timeout: drainTimeout).get()
         reporting.cancel()
         _ = try? await runtime.releaseWaiters().get()
+        // The reporter may have begun one more long-poll just as it was cancelled: answer that one too.
+        for _ in 0..<200 where !reporter.isFinished {
+            _ = try? await runtime.releaseWaiters().get()
+            try? await Task.sleep(for: .milliseconds(10))
+        }
         await server.shutdown(gracePeriod: .seconds(5))
-        await reporting.value
         watchdog?.stop()
-        await stop(pool: pool, group: group, loop: loop)
+        await stop(pool: pool, group: group, loop: loop, store: state.store)
+        // The pool holds its delegate weakly.
+        withExtendedLifetime(leavingWorkers) {}
         logger.info("stopped")
         return 0
     }
@@ -169,7 +186,8 @@ struct Daemon {
     /// and the log level. A configuration that does not load is logged and the running one kept.
     /// - Returns: the configuration now in force.
     private func reload(
-        from current: Configuration, pool: WorkerPool, runtime: TaskRuntime, api: APIResponder,
+        from current: Configuration, pool: WorkerPool, leavingWorkers: LeavingWorkers, runtime: TaskRuntime,
+        api: APIResponder,
         threshold: LogThreshold, notifier: ServiceNotifier, logger: Logger
     ) async -> Configuration {
         notifier.send(.reloading(monotonicMicroseconds: monotonicMicroseconds()), .status("reloading configuration"))
@@ -181,9 +199,7 @@ struct Daemon {
             }
             let workers = fresh.workerCount
             try await runtime.eventLoop.flatSubmit {
-                for removed in pool.resize(to: workers) {
-                    runtime.workerRemoved(removed)
-                }
+                leavingWorkers.resize(pool, to: workers)
                 return runtime.apply(fresh.limits, workers: workers)
             }.get()
             api.apply(fresh.limits)
@@ -205,8 +221,12 @@ struct Daemon {
         return applied
     }
 
-    private func stop(pool: WorkerPool, group: MultiThreadedEventLoopGroup, loop: any EventLoop) async {
+    private func stop(
+        pool: WorkerPool, group: MultiThreadedEventLoopGroup, loop: any EventLoop, store: any TaskStore
+    ) async {
         _ = try? await loop.flatSubmit { pool.shutdown() }.get()
+        // Before the loops stop: the store's last completions run on them.
+        store.close(timeoutNanos: OpenedState.closeTimeoutNanos)
         try? await group.shutdownGracefully()
     }
 }

@@ -3,6 +3,7 @@ import FibServer
 import FibSystemd
 import Logging
 import NIOCore
+import Synchronization
 
 /// Keeps systemd's STATUS= line current, and logs each task's start.
 ///
@@ -18,6 +19,10 @@ final class PoolStatusReporter: Sendable {
     private let runtime: TaskRuntime
     private let notifier: ServiceNotifier
     private let logger: Logger
+    private let finished = Atomic<Bool>(false)
+
+    /// Whether ``run()`` has returned.
+    var isFinished: Bool { finished.load(ordering: .acquiring) }
 
     init(runtime: TaskRuntime, notifier: ServiceNotifier, logger: Logger) {
         self.runtime = runtime
@@ -27,7 +32,9 @@ final class PoolStatusReporter: Sendable {
 
     /// Runs until its task is cancelled (the cancellation takes effect when the long-poll is answered:
     /// the daemon's stop answers every long-poll).
-    func run() async {
+    func run(enabled: Bool) async {
+        defer { finished.store(true, ordering: .releasing) }
+        guard enabled else { return }
         var last: PoolStatus?
         var cursor: UInt64?
         while !Task.isCancelled {
