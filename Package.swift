@@ -26,8 +26,14 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
+        .systemLibrary(
+            name: "CSQLite",
+            path: "Sources/CSQLite",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
         .target(name: "FibMath", dependencies: ["CGMP"], swiftSettings: strict),
         .target(name: "FibCore", dependencies: ["FibMath"], swiftSettings: strict),
+        .target(name: "FibStore", dependencies: ["FibCore", "FibMath", "CSQLite"], swiftSettings: strict),
         .target(
             name: "FibWorkers",
             dependencies: [
@@ -62,7 +68,7 @@ let package = Package(
         .executableTarget(
             name: "fibd",
             dependencies: [
-                "FibCore", "FibWorkers", "FibServer", "FibSystemd",
+                "FibCore", "FibWorkers", "FibServer", "FibSystemd", "FibStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -71,6 +77,8 @@ let package = Package(
         ),
         .testTarget(name: "FibMathTests", dependencies: ["FibMath"], swiftSettings: strict),
         .testTarget(name: "FibCoreTests", dependencies: ["FibCore"], swiftSettings: strict),
+        .testTarget(
+            name: "FibStoreTests", dependencies: ["FibStore", "FibCore", "FibMath", "CSQLite"], swiftSettings: strict),
         .testTarget(
             name: "FibWorkersTests",
             dependencies: [

@@ -66,7 +66,9 @@ public struct EventLog: Sendable {
     /// The seq of the oldest event kept (head + 1 while the log is empty).
     public var oldest: UInt64 { head - UInt64(count) + 1 }
 
-    public mutating func append(_ event: Event) {
+    /// Appends `event` with the next seq; returns it as kept (seq set, a long result left out).
+    @discardableResult
+    public mutating func append(_ event: Event) -> Event {
         var event = event
         if let result = event.result, result.count > Self.inlineResultDigits { event.result = nil }
         head += 1
@@ -78,6 +80,23 @@ public struct EventLog: Sendable {
         ring[(start + count) % ring.count] = event
         count += 1
         inlineBytes += bytes
+        return event
+    }
+
+    /// Takes back the events of an earlier run, so that cursors from before a restart still read what they
+    /// missed. Only the run of consecutive seqs that ends at `head` is kept: an event after a gap (a write that
+    /// failed) could be mistaken for another, and a wrong event is worse than a resync. New events continue
+    /// after `head`. Call it on an empty log only.
+    public mutating func restore(_ stored: [Event], head storedHead: UInt64) {
+        guard count == 0, head == 0 else { return }
+        var first = stored.endIndex
+        var expected = storedHead
+        while first > stored.startIndex, stored[first - 1].seq == expected, expected > 0 {
+            first -= 1
+            expected -= 1
+        }
+        head = expected
+        for event in stored[first...] { append(event) }
     }
 
     private mutating func dropOldest() {
@@ -87,12 +106,14 @@ public struct EventLog: Sendable {
         count -= 1
     }
 
-    /// The events after `cursor`, at most `limit` of them.
-    public func read(after cursor: UInt64, limit: Int) -> EventRead {
-        if cursor > head || cursor + 1 < oldest { return .expired(head: head) }
-        let available = Int(head - cursor)
+    /// The events after `cursor`, at most `limit` of them, none after `visibleHead` (default: all): a
+    /// durable store shows only the events it has written, so that no client sees one a crash could undo.
+    public func read(after cursor: UInt64, limit: Int, visibleHead: UInt64? = nil) -> EventRead {
+        let visible = min(visibleHead ?? head, head)
+        if cursor > visible || cursor + 1 < oldest { return .expired(head: visible) }
+        let available = Int(visible - cursor)
         let taken = min(available, max(0, limit))
-        let firstIndex = count - available
+        let firstIndex = count - Int(head - cursor)
         var events: [Event] = []
         events.reserveCapacity(taken)
         for offset in 0..<taken {

@@ -22,6 +22,27 @@ public struct FibTask: Sendable {
     /// Why it failed, timed out or was cancelled.
     public var error: String?
 
+    public init(
+        id: TaskID, n: UInt64, algorithm: Algorithm, priority: Int, timeoutNanos: UInt64, state: TaskState,
+        attempts: Int, submittedAt: Int64, startedAt: Int64? = nil, finishedAt: Int64? = nil, workerPID: Int32? = nil,
+        cached: Bool = false, result: [UInt8]? = nil, error: String? = nil
+    ) {
+        self.id = id
+        self.n = n
+        self.algorithm = algorithm
+        self.priority = priority
+        self.timeoutNanos = timeoutNanos
+        self.state = state
+        self.attempts = attempts
+        self.submittedAt = submittedAt
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.workerPID = workerPID
+        self.cached = cached
+        self.result = result
+        self.error = error
+    }
+
     /// Seconds from start to finish, once both are known.
     public var durationNanos: UInt64? {
         guard let startedAt, let finishedAt, finishedAt >= startedAt else { return nil }

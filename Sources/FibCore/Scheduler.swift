@@ -106,6 +106,15 @@ public final class Scheduler {
     private var retainedBytes = 0
     private var actions: [SchedulerAction] = []
     private var endedTasks: [TaskID] = []
+    /// What changed since the last ``takeChanges()``, while ``recordsChanges`` is on.
+    private var changedTasks: [TaskID] = []
+    private var changedTaskSet: Set<TaskID> = []
+    private var forgottenTasks: [TaskID] = []
+    private var newEvents: [Event] = []
+
+    /// Keep a record of every change for a durable store, to be taken with ``takeChanges()`` after each
+    /// command. Off by default: nobody would empty the record.
+    public var recordsChanges = false
 
     /// - Parameter firstTaskID: the number of the first task id; the caller makes ids unique across runs.
     public init(limits: SchedulerLimits, firstTaskID: UInt64) {
@@ -113,6 +122,100 @@ public final class Scheduler {
         self.nextTaskID = firstTaskID
         self.cache = ResultCache(capacityBytes: limits.cacheBytes)
         self.events = EventLog(capacity: limits.eventLogCapacity, maxInlineResultBytes: limits.eventLogResultBytes)
+    }
+
+    /// Takes back the state a store kept from an earlier run; call it once, on a new scheduler, before any
+    /// worker reports. Finished tasks keep their results (which also fill the result cache) and are forgotten
+    /// when their retention runs out, counted from when they finished. Queued tasks are queued again in their
+    /// old order. Running tasks were cut off by the stop: they are queued again with that attempt counted,
+    /// or fail if it was their last. Ids and event seqs continue after the stored ones.
+    ///
+    /// Restored tasks count in ``counters`` as submitted and in their state. What restoring changes (the
+    /// requeued and failed tasks, their events) is recorded for ``takeChanges()``.
+    @discardableResult
+    public func restore(_ state: StoredState, now: Moment) -> RestoreSummary {
+        var summary = RestoreSummary()
+        nextTaskID = max(nextTaskID, state.nextTaskID)
+        events.restore(state.events, head: state.eventHead)
+        let stored = state.tasks.sorted { $0.id < $1.id }
+        if let last = stored.last { nextTaskID = max(nextTaskID, last.id.rawValue &+ 1) }
+        var finished: [FibTask] = []
+        var cutOff: [TaskID] = []
+        for var task in stored where tasks[task.id] == nil {
+            counters.submitted += 1
+            if task.state.isFinal {
+                tasks[task.id] = task
+                taskOrder.append(task.id)
+                finished.append(task)
+                continue
+            }
+            if task.state == .running {
+                task.state = .queued
+                task.startedAt = nil
+                cutOff.append(task.id)
+            }
+            task.workerPID = nil
+            tasks[task.id] = task
+            taskOrder.append(task.id)
+            counters.queued += 1
+            let key = ComputationKey(n: task.n, algorithm: task.algorithm)
+            computationOf[task.id] = key
+            if var computation = computations[key] {
+                computation.members.append(task.id)
+                computation.attempts = max(computation.attempts, task.attempts)
+                computation.priority = max(computation.priority, task.priority)
+                computations[key] = computation
+            } else {
+                var computation = Computation(key: key, priority: task.priority, seq: nextSeq)
+                nextSeq += 1
+                computation.members = [task.id]
+                computation.attempts = task.attempts
+                computations[key] = computation
+            }
+        }
+        // Retention counts from when a task finished, so a long stop forgets what would have been forgotten.
+        for task in finished.sorted(by: { ($0.finishedAt ?? 0, $0.id) < ($1.finishedAt ?? 0, $1.id) }) {
+            switch task.state {
+            case .done: counters.done += 1
+            case .failed: counters.failed += 1
+            case .cancelled: counters.cancelled += 1
+            case .timedOut: counters.timedOut += 1
+            case .queued, .running: break
+            }
+            if let result = task.result {
+                cache.insert(result, for: ComputationKey(n: task.n, algorithm: task.algorithm))
+            }
+            let age = UInt64(max(0, now.wallNanos - (task.finishedAt ?? now.wallNanos)))
+            finishedOrder.append((task.id, now.monotonicNanos - min(age, now.monotonicNanos)))
+            retainedBytes += task.result?.count ?? 0
+        }
+        summary.finished = finished.count
+        for id in cutOff {
+            guard let task = tasks[id] else { continue }
+            if task.attempts >= limits.maxAttempts {
+                let message =
+                    "fibd stopped during attempt \(task.attempts) of \(limits.maxAttempts) of this task; gave up"
+                finish(id, as: .failed, result: nil, error: message, now: now)
+                summary.failed += 1
+                continue
+            }
+            summary.requeued += 1
+            counters.requeued += 1
+            changed(id)
+            var event = Event(kind: .taskRequeued, wallNanos: now.wallNanos)
+            event.task = id
+            event.n = task.n
+            event.algorithm = task.algorithm
+            event.attempt = task.attempts
+            event.error = "fibd stopped while the task ran"
+            appendEvent(event)
+        }
+        summary.queued = counters.queued - summary.requeued
+        for computation in computations.values.sorted(by: { $0.seq < $1.seq }) { enqueue(computation) }
+        let kept = tasks.count
+        forgetExpired(now: now)
+        summary.forgotten = kept - tasks.count
+        return summary
     }
 
     // MARK: - Output
@@ -127,6 +230,20 @@ public final class Scheduler {
     public func takeEndedTasks() -> [TaskID] {
         defer { endedTasks.removeAll(keepingCapacity: true) }
         return endedTasks
+    }
+
+    /// The tasks, forgotten tasks and events changed since the last call, for a durable store. Emptied by the call.
+    public func takeChanges() -> StateChanges {
+        var changes = StateChanges()
+        changes.tasks = changedTasks.compactMap { tasks[$0] }
+        changes.forgotten = forgottenTasks
+        changes.events = newEvents
+        changes.nextTaskID = nextTaskID
+        changedTasks.removeAll(keepingCapacity: true)
+        changedTaskSet.removeAll(keepingCapacity: true)
+        forgottenTasks.removeAll(keepingCapacity: true)
+        newEvents.removeAll(keepingCapacity: true)
+        return changes
     }
 
     // MARK: - Reading
@@ -213,12 +330,13 @@ public final class Scheduler {
             workerPID: nil, cached: false, result: nil, error: nil)
         tasks[id] = task
         taskOrder.append(id)
+        changed(id)
         counters.submitted += 1
         var event = Event(kind: .taskSubmitted, wallNanos: now.wallNanos)
         event.task = id
         event.n = request.n
         event.algorithm = request.algorithm
-        events.append(event)
+        appendEvent(event)
 
         if let digits = cache.lookup(key) {
             tasks[id]?.cached = true
@@ -293,7 +411,7 @@ public final class Scheduler {
         workers[worker] = record
         var event = Event(kind: .workerReady, wallNanos: now.wallNanos)
         event.workerPID = pid
-        events.append(event)
+        appendEvent(event)
         dispatch(now: now)
     }
 
@@ -336,7 +454,7 @@ public final class Scheduler {
         var event = Event(kind: .workerExited, wallNanos: now.wallNanos)
         event.workerPID = pid
         event.error = exit.description
-        events.append(event)
+        appendEvent(event)
         counters.workerRestarts += 1
         record.restarts += 1
         let lost = record.computation
@@ -385,6 +503,17 @@ public final class Scheduler {
     }
 
     // MARK: - Internals
+
+    private func appendEvent(_ event: Event) {
+        let kept = events.append(event)
+        if recordsChanges { newEvents.append(kept) }
+    }
+
+    /// Notes that `id` changed, for ``takeChanges()``. Called after each change to `tasks[id]`.
+    private func changed(_ id: TaskID) {
+        guard recordsChanges, changedTaskSet.insert(id).inserted else { return }
+        changedTasks.append(id)
+    }
 
     private func enqueue(_ computation: Computation) {
         runQueue.push(
@@ -445,6 +574,7 @@ public final class Scheduler {
         task.startedAt = now.wallNanos
         task.workerPID = workers[worker]?.pid
         tasks[id] = task
+        changed(id)
         let deadline = now.monotonicNanos &+ task.timeoutNanos
         deadlineOf[id] = deadline
         deadlines.push(Deadline(monotonicNanos: deadline, task: id))
@@ -459,7 +589,7 @@ public final class Scheduler {
         event.algorithm = task.algorithm
         event.workerPID = task.workerPID
         event.attempt = task.attempts
-        events.append(event)
+        appendEvent(event)
     }
 
     private func markRequeued(_ id: TaskID, exit: WorkerExit, now: Moment) {
@@ -473,11 +603,12 @@ public final class Scheduler {
         event.workerPID = task.workerPID
         event.attempt = task.attempts
         event.error = exit.description
-        events.append(event)
+        appendEvent(event)
         task.state = .queued
         task.startedAt = nil
         task.workerPID = nil
         tasks[id] = task
+        changed(id)
         deadlineOf[id] = nil
     }
 
@@ -495,6 +626,7 @@ public final class Scheduler {
         task.result = result
         task.error = error
         tasks[id] = task
+        changed(id)
         deadlineOf[id] = nil
         endedTasks.append(id)
 
@@ -528,7 +660,7 @@ public final class Scheduler {
         event.result = result
         event.error = error
         event.cached = task.cached ? true : nil
-        events.append(event)
+        appendEvent(event)
 
         retainedBytes += result?.count ?? 0
         finishedOrder.append((id, now.monotonicNanos))
@@ -564,7 +696,10 @@ public final class Scheduler {
             let expired = finishedAt &+ limits.retainNanos <= now.monotonicNanos
             guard expired || kept > limits.retainCount || retainedBytes > limits.retainBytes else { break }
             finishedOrderStart += 1
-            if let task = tasks.removeValue(forKey: id) { retainedBytes -= task.result?.count ?? 0 }
+            if let task = tasks.removeValue(forKey: id) {
+                retainedBytes -= task.result?.count ?? 0
+                if recordsChanges { forgottenTasks.append(id) }
+            }
         }
         if finishedOrderStart > 1024, finishedOrderStart * 2 > finishedOrder.count {
             finishedOrder.removeFirst(finishedOrderStart)

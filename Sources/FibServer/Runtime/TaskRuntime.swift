@@ -7,7 +7,17 @@ import NIOCore
 ///
 /// Every piece of state here is confined to `eventLoop`; the public methods may be called
 /// from any thread and hop there. That confinement is why the type can be `@unchecked Sendable`.
+///
+/// With a durable ``TaskStore``, what each command changed goes to the store after the command, and what
+/// clients are told follows the commit: a submit is answered 202 (and a cancel 200) only once written, a
+/// long-poll is woken by a task's end only once that end is written, and the events feed shows only written
+/// events. So nothing a client was told can be undone by a crash, and a cursor from before a restart reads
+/// on from where it was (or is told to resync), never into events that were replaced.
 public final class TaskRuntime: @unchecked Sendable {
+    /// Change sets the store may fall behind by before submits are refused (503): the bound on what
+    /// waits in memory for the disk.
+    public static let maxPendingCommits = 4096
+
     /// A client waiting for something: a task to end, or events after a cursor.
     private struct Waiter {
         var promise: EventLoopPromise<Void>
@@ -43,21 +53,41 @@ public final class TaskRuntime: @unchecked Sendable {
     }
     /// Open HTTP connections, for the scheduler-system view; set during wiring.
     public var connectionCount: (@Sendable () -> Int)?
+    /// Where the state is kept; nil: in memory only.
+    private let store: (any TaskStore)?
+    /// What was taken back from the store at start-up, for the log.
+    public let restored: RestoreSummary?
+    /// The newest event the store has written: the feed shows none after it.
+    private var committedEventHead: UInt64
+    /// Completes when everything changed so far is written (fails if that write failed).
+    private var lastCommit: EventLoopFuture<Void>
 
+    /// - Parameters:
+    ///   - store: where tasks and events are made durable; nil keeps them in memory only.
+    ///   - stored: what `store` kept from an earlier run, taken back before any worker starts.
     public init(
         limits: SchedulerLimits, workers: Int, eventLoop: any EventLoop, logger: Logger,
-        clock: @escaping @Sendable () -> Moment = SystemClock.now
+        clock: @escaping @Sendable () -> Moment = SystemClock.now, store: (any TaskStore)? = nil,
+        restoring stored: StoredState? = nil
     ) {
         let now = clock()
         self.startedAt = now
-        // Ids start at the wall clock in microseconds, so they stay unique across restarts.
-        self.scheduler = Scheduler(limits: limits, firstTaskID: UInt64(max(0, now.wallNanos / 1000)))
+        // Ids start at the wall clock in microseconds (or after the stored ones), so they stay unique across restarts.
+        let scheduler = Scheduler(limits: limits, firstTaskID: UInt64(max(0, now.wallNanos / 1000)))
+        scheduler.recordsChanges = store != nil
+        self.restored = stored.map { scheduler.restore($0, now: now) }
+        self.scheduler = scheduler
+        self.store = store
+        self.committedEventHead = store == nil ? scheduler.events.head : (stored?.eventHead ?? 0)
+        self.lastCommit = eventLoop.makeSucceededFuture(())
         self.eventLoop = eventLoop
         self.logger = logger
         self.clock = clock
         self.expectedWorkers = workers
         self.allReady = eventLoop.makePromise()
         if workers == 0 { allReady.succeed() }
+        // What restoring changed (requeued and failed tasks) is written before anything else.
+        persist(ended: [])
     }
 
     /// Completes once every worker of the first pool has said hello.
@@ -68,6 +98,9 @@ public final class TaskRuntime: @unchecked Sendable {
     /// Submits tasks; with `wait`, answers once they all ended or the wait is over.
     public func submit(_ requests: [TaskRequest], isBatch: Bool, wait: TimeAmount?) -> EventLoopFuture<[FibTask]> {
         eventLoop.flatSubmit {
+            if let store = self.store, store.pendingCommits >= Self.maxPendingCommits {
+                return self.eventLoop.makeFailedFuture(Self.storageBehind)
+            }
             let tasks: [FibTask]
             do {
                 tasks = try self.mutate { now in try self.scheduler.submit(requests, isBatch: isBatch, now: now) }
@@ -79,14 +112,18 @@ public final class TaskRuntime: @unchecked Sendable {
                     "task submitted",
                     metadata: ["task": "\(task.id)", "n": "\(task.n)", "algorithm": "\(task.algorithm.rawValue)"])
             }
-            guard let wait, tasks.contains(where: { !$0.state.isFinal }) else {
-                return self.eventLoop.makeSucceededFuture(tasks)
-            }
-            let waits = tasks.filter { !$0.state.isFinal }.map {
-                self.addWaiter(timeout: wait, task: $0.id, clientGone: nil)
-            }
-            return EventLoopFuture.andAllComplete(waits, on: self.eventLoop).map {
-                tasks.map { self.scheduler.task($0.id) ?? $0 }
+            // The answer follows the commit: a task answered 202 survives any crash from then on.
+            return self.lastCommit.flatMap {
+                let live = tasks.filter { self.scheduler.task($0.id).map { !$0.state.isFinal } ?? false }
+                guard let wait, tasks.contains(where: { !$0.state.isFinal }) else {
+                    return self.eventLoop.makeSucceededFuture(tasks)
+                }
+                // Tasks that ended meanwhile are answered once their end is written too.
+                let waits =
+                    live.map { self.addWaiter(timeout: wait, task: $0.id, clientGone: nil) } + [self.lastCommit]
+                return EventLoopFuture.andAllComplete(waits, on: self.eventLoop).map {
+                    tasks.map { self.scheduler.task($0.id) ?? $0 }
+                }
             }
         }
     }
@@ -105,12 +142,12 @@ public final class TaskRuntime: @unchecked Sendable {
     }
 
     public func cancel(_ id: TaskID) -> EventLoopFuture<CancelOutcome> {
-        eventLoop.submit {
+        eventLoop.flatSubmit {
             let outcome = self.mutate { now in self.scheduler.cancel(id, now: now) }
             if case .cancelled(let task) = outcome {
                 self.logger.info("task cancelled", metadata: ["task": "\(id)", "n": "\(task.n)"])
             }
-            return outcome
+            return self.lastCommit.map { outcome }
         }
     }
 
@@ -156,13 +193,16 @@ public final class TaskRuntime: @unchecked Sendable {
         after cursor: UInt64?, limit: Int, wait: TimeAmount?, clientGone: EventLoopFuture<Void>? = nil
     ) -> EventLoopFuture<(EventRead, oldest: UInt64)> {
         eventLoop.flatSubmit {
-            let from = cursor ?? self.scheduler.events.head
-            let read = self.scheduler.events.read(after: from, limit: limit)
+            let from = cursor ?? self.committedEventHead
+            let read = self.scheduler.events.read(after: from, limit: limit, visibleHead: self.committedEventHead)
             guard case .events(let events, _) = read, events.isEmpty, let wait, wait > .zero else {
                 return self.eventLoop.makeSucceededFuture((read, self.scheduler.events.oldest))
             }
             return self.addWaiter(timeout: wait, task: nil, clientGone: clientGone).map {
-                (self.scheduler.events.read(after: from, limit: limit), self.scheduler.events.oldest)
+                (
+                    self.scheduler.events.read(after: from, limit: limit, visibleHead: self.committedEventHead),
+                    self.scheduler.events.oldest
+                )
             }
         }
     }
@@ -224,17 +264,61 @@ public final class TaskRuntime: @unchecked Sendable {
             case .kill(let worker): pool?.kill(worker)
             }
         }
-        for id in scheduler.takeEndedTasks() {
-            logEnd(of: id)
-            for waiter in taskWaiters[id] ?? [] { resolveWaiter(waiter) }
-        }
+        let ended = scheduler.takeEndedTasks()
+        for id in ended { logEnd(of: id) }
         if scheduler.events.head != lastEventHead {
             lastEventHead = scheduler.events.head
             groupStatistics.fold(scheduler.events)
-            for waiter in eventWaiters { resolveWaiter(waiter) }
         }
         armWakeup()
+        if store == nil {
+            publish(ended: ended, eventHead: scheduler.events.head)
+        } else {
+            persist(ended: ended)
+        }
     }
+
+    /// Hands what changed to the store; whoever waits for it hears once it is written.
+    private func persist(ended: [TaskID]) {
+        guard let store else { return }
+        let changes = scheduler.takeChanges()
+        guard !changes.isEmpty else { return }
+        let head = scheduler.events.head
+        let written = eventLoop.makePromise(of: Void.self)
+        lastCommit = written.futureResult
+        store.commit(changes) { error in
+            self.eventLoop.execute {
+                if let error {
+                    self.logger.error("cannot save state", metadata: ["error": "\(error)"])
+                    written.fail(Self.storageFailed)
+                } else {
+                    written.succeed()
+                }
+                // Waiters are woken even if the write failed: their answer is what the daemon knows.
+                self.publish(ended: ended, eventHead: head)
+            }
+        }
+    }
+
+    /// Wakes the long-polls of tasks that ended and of the events feed up to `eventHead`.
+    private func publish(ended: [TaskID], eventHead: UInt64) {
+        for id in ended {
+            for waiter in taskWaiters[id] ?? [] { resolveWaiter(waiter) }
+        }
+        guard eventHead > committedEventHead else { return }
+        committedEventHead = eventHead
+        for waiter in eventWaiters { resolveWaiter(waiter) }
+    }
+
+    /// A commit failed: the tasks of the request may not survive a crash, so it is not acknowledged.
+    static let storageFailed = Problem(
+        slug: "storage-unavailable", title: "Storage unavailable", status: .serviceUnavailable,
+        detail: "fibd could not save the change to its state database; see its log", headers: ["Retry-After": "5"])
+
+    /// The store is too far behind to take more now.
+    static let storageBehind = Problem(
+        slug: "storage-unavailable", title: "Storage unavailable", status: .serviceUnavailable,
+        detail: "fibd's state database is behind; try again shortly", headers: ["Retry-After": "1"])
 
     private func logEnd(of id: TaskID) {
         guard let task = scheduler.task(id) else { return }
@@ -315,7 +399,7 @@ public final class TaskRuntime: @unchecked Sendable {
             durations: scheduler.durations, doneLastMinute: scheduler.completions.lastMinute(at: now),
             cacheEntries: scheduler.cache.count, cacheBytes: scheduler.cache.bytes,
             cacheCapacity: scheduler.cache.capacityBytes, cacheHits: scheduler.cache.hits,
-            cacheMisses: scheduler.cache.misses, eventHead: scheduler.events.head,
+            cacheMisses: scheduler.cache.misses, eventHead: committedEventHead,
             eventOldest: scheduler.events.oldest, workers: workers, expectedWorkers: expectedWorkers,
             isDraining: scheduler.isDraining, isReady: readyWorkerIDs.count >= expectedWorkers,
             longPolls: waiters.count)

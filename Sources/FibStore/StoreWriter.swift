@@ -1,0 +1,301 @@
+import CSQLite
+import FibCore
+import FibMath
+
+/// The statements that read and write fibd's database. Used from the store's queue only.
+final class StoreWriter {
+    private let database: SQLiteDatabase
+    private let eventCapacity: Int
+    private let begin: SQLiteStatement
+    private let commitTransaction: SQLiteStatement
+    private let rollback: SQLiteStatement
+    private let upsertTask: SQLiteStatement
+    private let deleteTask: SQLiteStatement
+    private let insertResult: SQLiteStatement
+    private let deleteUnusedResult: SQLiteStatement
+    private let insertEvent: SQLiteStatement
+    private let trimEvents: SQLiteStatement
+    private let setCounter: SQLiteStatement
+    /// The computations whose result is in the results table, so that a result is written once, not per task.
+    private var storedResults: Set<ComputationKey> = []
+
+    init(path: String, durability: StoreDurability, eventCapacity: Int) throws(StoreOpenProblem) {
+        self.eventCapacity = max(1, eventCapacity)
+        do {
+            database = try SQLiteDatabase(path: path)
+            // Another fibd on the same file waits this long for the lock, then fails with a clear message.
+            database.setBusyTimeout(milliseconds: 2000)
+            // Exclusive before the first access: no shared-memory index, and the file stays locked to this process.
+            try database.execute("PRAGMA locking_mode = EXCLUSIVE")
+            guard try database.text("PRAGMA journal_mode = WAL") == "wal" else {
+                throw StoreOpenProblem.damaged("SQLite would not switch it to WAL mode")
+            }
+            try database.execute(
+                "PRAGMA synchronous = \(durability == .power ? "FULL" : "NORMAL"); PRAGMA foreign_keys = OFF")
+            let check = try database.text("PRAGMA quick_check") ?? "no answer"
+            guard check == "ok" else { throw StoreOpenProblem.damaged("SQLite's quick_check says: \(check)") }
+            if try StoreSchema.identify(database) == .empty {
+                try database.execute("BEGIN; " + StoreSchema.create + "; COMMIT")
+            }
+            begin = try database.prepare("BEGIN")
+            commitTransaction = try database.prepare("COMMIT")
+            rollback = try database.prepare("ROLLBACK")
+            upsertTask = try database.prepare(
+                """
+                INSERT INTO tasks (id, n, algorithm, priority, timeout_ns, state, attempts, submitted_at, started_at,
+                    finished_at, worker_pid, cached, error)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                ON CONFLICT (id) DO UPDATE SET state = excluded.state, attempts = excluded.attempts,
+                    started_at = excluded.started_at, finished_at = excluded.finished_at,
+                    worker_pid = excluded.worker_pid, cached = excluded.cached, error = excluded.error
+                """)
+            deleteTask = try database.prepare("DELETE FROM tasks WHERE id = ?1 RETURNING n, algorithm, state")
+            insertResult = try database.prepare(
+                "INSERT OR IGNORE INTO results (n, algorithm, digits) VALUES (?1, ?2, ?3)")
+            deleteUnusedResult = try database.prepare(
+                """
+                DELETE FROM results WHERE n = ?1 AND algorithm = ?2
+                    AND NOT EXISTS (SELECT 1 FROM tasks WHERE n = ?1 AND algorithm = ?2 AND state = 'done')
+                """)
+            insertEvent = try database.prepare(
+                """
+                INSERT OR REPLACE INTO events (seq, time, kind, task, n, algorithm, worker_pid, attempt, duration_ns,
+                    digits, result, error, cached)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                """)
+            trimEvents = try database.prepare("DELETE FROM events WHERE seq <= ?1")
+            setCounter = try database.prepare("UPDATE counters SET value = max(value, ?2) WHERE name = ?1")
+        } catch let error as SQLiteError {
+            throw .sqlite(error)
+        } catch let problem as StoreOpenProblem {
+            throw problem
+        } catch {
+            throw .foreign("\(error)")
+        }
+    }
+
+    // MARK: - Reading at start-up
+
+    func load() throws(StoreOpenProblem) -> StoredState {
+        do {
+            var state = StoredState()
+            var results: [ComputationKey: [UInt8]] = [:]
+            let resultRows = try database.prepare("SELECT n, algorithm, digits FROM results")
+            while try resultRows.step() {
+                let key = try computationKey(resultRows, n: 0, algorithm: 1)
+                results[key] = resultRows.blob(2) ?? []
+            }
+            storedResults = Set(results.keys)
+
+            let taskRows = try database.prepare(
+                """
+                SELECT id, n, algorithm, priority, timeout_ns, state, attempts, submitted_at, started_at, finished_at,
+                    worker_pid, cached, error FROM tasks ORDER BY id
+                """)
+            while try taskRows.step() {
+                let key = try computationKey(taskRows, n: 1, algorithm: 2)
+                guard let stateText = taskRows.text(5), var taskState = TaskState(rawValue: stateText) else {
+                    let text = taskRows.text(5) ?? "null"
+                    throw StoreOpenProblem.damaged("task \(taskRows.int64(0)) has the unknown state \(text)")
+                }
+                var result: [UInt8]?
+                if taskState == .done {
+                    result = results[key]
+                    // Results are deterministic: a done task whose result is missing is simply computed again.
+                    if result == nil { taskState = .queued }
+                }
+                let task = FibTask(
+                    id: TaskID(rawValue: UInt64(bitPattern: taskRows.int64(0))), n: key.n, algorithm: key.algorithm,
+                    priority: Int(taskRows.int64(3)), timeoutNanos: UInt64(max(1, taskRows.int64(4))),
+                    state: taskState, attempts: Int(taskRows.int64(6)), submittedAt: taskRows.int64(7),
+                    startedAt: taskState == .queued ? nil : taskRows.optionalInt64(8),
+                    finishedAt: taskState.isFinal ? taskRows.optionalInt64(9) : nil,
+                    workerPID: taskRows.optionalInt64(10).map { Int32(truncatingIfNeeded: $0) },
+                    cached: taskRows.int64(11) != 0, result: result, error: taskState.isFinal ? taskRows.text(12) : nil)
+                state.tasks.append(task)
+            }
+
+            let eventRows = try database.prepare(
+                """
+                SELECT seq, time, kind, task, n, algorithm, worker_pid, attempt, duration_ns, digits, result, error,
+                    cached FROM events ORDER BY seq
+                """)
+            while try eventRows.step() {
+                guard let kindText = eventRows.text(2), let kind = EventKind(rawValue: kindText) else {
+                    throw StoreOpenProblem.damaged("event \(eventRows.int64(0)) has an unknown kind")
+                }
+                var event = Event(kind: kind, wallNanos: eventRows.int64(1))
+                event.seq = UInt64(bitPattern: eventRows.int64(0))
+                event.task = eventRows.optionalInt64(3).map { TaskID(rawValue: UInt64(bitPattern: $0)) }
+                event.n = eventRows.optionalInt64(4).map { UInt64(bitPattern: $0) }
+                event.algorithm = eventRows.text(5).flatMap(Algorithm.init(rawValue:))
+                event.workerPID = eventRows.optionalInt64(6).map { Int32(truncatingIfNeeded: $0) }
+                event.attempt = eventRows.optionalInt64(7).map { Int($0) }
+                event.durationNanos = eventRows.optionalInt64(8).map { UInt64(bitPattern: $0) }
+                event.digits = eventRows.optionalInt64(9).map { Int($0) }
+                event.result = eventRows.blob(10)
+                event.error = eventRows.text(11)
+                event.cached = eventRows.optionalInt64(12).map { $0 != 0 }
+                state.events.append(event)
+            }
+
+            let counters = try database.prepare("SELECT name, value FROM counters")
+            while try counters.step() {
+                let value = UInt64(bitPattern: counters.int64(1))
+                switch counters.text(0) {
+                case "next_task_id": state.nextTaskID = value
+                case "event_head": state.eventHead = value
+                default: break
+                }
+            }
+            return state
+        } catch let error as SQLiteError {
+            throw .sqlite(error)
+        } catch let problem as StoreOpenProblem {
+            throw problem
+        } catch {
+            throw .foreign("\(error)")
+        }
+    }
+
+    private func computationKey(_ row: SQLiteStatement, n: Int32, algorithm: Int32) throws(StoreOpenProblem)
+        -> ComputationKey
+    {
+        guard let text = row.text(algorithm), let parsed = Algorithm(rawValue: text) else {
+            throw .damaged("a row names the unknown algorithm \(row.text(algorithm) ?? "null")")
+        }
+        return ComputationKey(n: UInt64(bitPattern: row.int64(n)), algorithm: parsed)
+    }
+
+    // MARK: - Writing
+
+    /// Writes the change sets of one group commit in one transaction. Tasks changed in several of them are
+    /// written once, as they are last; a task forgotten in the same group is not written at all.
+    func write(_ batches: [StateChanges]) throws(SQLiteError) {
+        var latest: [TaskID: FibTask] = [:]
+        var order: [TaskID] = []
+        var forgotten: [TaskID] = []
+        var events: [Event] = []
+        var nextTaskID: UInt64 = 0
+        for changes in batches {
+            for task in changes.tasks {
+                if latest.updateValue(task, forKey: task.id) == nil { order.append(task.id) }
+            }
+            forgotten += changes.forgotten
+            events += changes.events
+            nextTaskID = max(nextTaskID, changes.nextTaskID)
+        }
+        for id in forgotten { latest[id] = nil }
+
+        try begin.run()
+        var added: Set<ComputationKey> = []
+        var removed: Set<ComputationKey> = []
+        do {
+            for id in order {
+                guard let task = latest[id] else { continue }
+                try write(task)
+                let key = ComputationKey(n: task.n, algorithm: task.algorithm)
+                if task.state == .done, let digits = task.result, !storedResults.contains(key), !added.contains(key) {
+                    try writeResult(digits, for: key)
+                    added.insert(key)
+                }
+            }
+            for id in forgotten {
+                if let key = try delete(id) { removed.insert(key) }
+            }
+            for key in removed {
+                deleteUnusedResult.bind(1, Int64(bitPattern: key.n))
+                deleteUnusedResult.bind(2, key.algorithm.rawValue)
+                try deleteUnusedResult.run()
+                if database.changes == 0 { removed.remove(key) }
+            }
+            for event in events { try write(event) }
+            if let last = events.last, last.seq > UInt64(eventCapacity) {
+                trimEvents.bind(1, Int64(bitPattern: last.seq - UInt64(eventCapacity)))
+                try trimEvents.run()
+            }
+            try setCounter("next_task_id", nextTaskID)
+            if let last = events.last { try setCounter("event_head", last.seq) }
+            try commitTransaction.run()
+        } catch {
+            try? rollback.run()
+            throw error
+        }
+        storedResults.formUnion(added)
+        storedResults.subtract(removed)
+    }
+
+    private func write(_ task: FibTask) throws(SQLiteError) {
+        let statement = upsertTask
+        statement.bind(1, Int64(bitPattern: task.id.rawValue))
+        statement.bind(2, Int64(bitPattern: task.n))
+        statement.bind(3, task.algorithm.rawValue)
+        statement.bind(4, Int64(task.priority))
+        statement.bind(5, Int64(bitPattern: task.timeoutNanos))
+        statement.bind(6, task.state.rawValue)
+        statement.bind(7, Int64(task.attempts))
+        statement.bind(8, task.submittedAt)
+        statement.bind(9, task.startedAt)
+        statement.bind(10, task.finishedAt)
+        statement.bind(11, task.workerPID.map { Int64($0) })
+        statement.bind(12, task.cached ? 1 : 0)
+        statement.bind(13, task.error)
+        try statement.run()
+    }
+
+    private func writeResult(_ digits: [UInt8], for key: ComputationKey) throws(SQLiteError) {
+        insertResult.bind(1, Int64(bitPattern: key.n))
+        insertResult.bind(2, key.algorithm.rawValue)
+        try insertResult.withBlob(3, digits) { () throws(SQLiteError) in try insertResult.run() }
+    }
+
+    /// Deletes a task; returns its computation if it was done (its result may be unused now).
+    private func delete(_ id: TaskID) throws(SQLiteError) -> ComputationKey? {
+        deleteTask.bind(1, Int64(bitPattern: id.rawValue))
+        defer { deleteTask.reset() }
+        guard try deleteTask.step() else { return nil }
+        guard deleteTask.text(2) == TaskState.done.rawValue, let text = deleteTask.text(1),
+            let algorithm = Algorithm(rawValue: text)
+        else { return nil }
+        let key = ComputationKey(n: UInt64(bitPattern: deleteTask.int64(0)), algorithm: algorithm)
+        // RETURNING rows are all produced by the first step; step to the end so the delete is complete.
+        while try deleteTask.step() {}
+        return key
+    }
+
+    private func write(_ event: Event) throws(SQLiteError) {
+        let statement = insertEvent
+        statement.bind(1, Int64(bitPattern: event.seq))
+        statement.bind(2, event.wallNanos)
+        statement.bind(3, event.kind.rawValue)
+        statement.bind(4, event.task.map { Int64(bitPattern: $0.rawValue) })
+        statement.bind(5, event.n.map { Int64(bitPattern: $0) })
+        statement.bind(6, event.algorithm?.rawValue)
+        statement.bind(7, event.workerPID.map { Int64($0) })
+        statement.bind(8, event.attempt.map { Int64($0) })
+        statement.bind(9, event.durationNanos.map { Int64(bitPattern: $0) })
+        statement.bind(10, event.digits.map { Int64($0) })
+        statement.bind(12, event.error)
+        statement.bind(13, event.cached.map { $0 ? 1 : 0 })
+        if let result = event.result {
+            try statement.withBlob(11, result) { () throws(SQLiteError) in try statement.run() }
+        } else {
+            try statement.run()
+        }
+    }
+
+    private func setCounter(_ name: String, _ value: UInt64) throws(SQLiteError) {
+        setCounter.bind(1, name)
+        setCounter.bind(2, Int64(bitPattern: value))
+        try setCounter.run()
+    }
+
+    func resultCount() -> Int {
+        Int((try? database.integer("SELECT count(*) FROM results")) ?? -1)
+    }
+
+    /// Moves the WAL into the database file and empties it, so a clean stop leaves one file.
+    func checkpoint() {
+        try? database.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    }
+}
