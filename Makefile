@@ -30,7 +30,8 @@ SWIFT_FORMAT_CONFIG := $(if $(wildcard .swift-format),.swift-format,{"version":1
 DEBUG_BINARY := $(CURDIR)/.build/debug/fibd
 RELEASE_BINARY := $(CURDIR)/.build/release/fibd
 
-.PHONY: all deps build release run test lint unit e2e assets browser-test packaging-test systemd-test install install-files deb clean
+.PHONY: all deps build release run test lint unit e2e assets browser-test packaging-test systemd-test install install-files deb clean \
+    bench bench-smoke bench-deps
 
 # Where `make install` puts things: PREFIX=/usr for a system install; DESTDIR stages it (packages).
 PREFIX ?= /usr/local
@@ -106,7 +107,30 @@ systemd-test: deb
 test: deps lint build
 	$(SWIFT) test --skip-build
 	FIBD_BINARY=$(DEBUG_BINARY) $(PYTHON) -m pytest -q -p no:cacheprovider Tests/e2e
-	$(MAKE) --no-print-directory browser-test packaging-test systemd-test
+	$(MAKE) --no-print-directory browser-test packaging-test systemd-test bench-smoke
+
+## bench: fibd (release build) against the Dask peer, every scenario, in one run; writes bench/RESULTS.md.
+## `make bench QUICK=1` is a short run (under two minutes). See bench/README.md.
+BENCH_VENV := $(CURDIR)/bench/.venv
+BENCH_PYTHON := $(BENCH_VENV)/bin/python
+bench: release bench-deps
+	$(BENCH_PYTHON) bench/bench.py $(if $(QUICK),--quick) --fibd $(RELEASE_BINARY)
+
+## bench-smoke: one iteration of each scenario against the debug build, no figures checked (part of make test).
+bench-smoke: build bench-deps
+	$(BENCH_PYTHON) bench/bench.py --smoke --fibd $(DEBUG_BINARY)
+
+## bench-deps: wrk from Debian and the peer's virtual environment (bench/.venv, pinned), only when missing.
+bench-deps:
+	@command -v wrk >/dev/null 2>&1 || { \
+	    if [ "$$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi; \
+	    $$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk; }
+	@if ! cmp -s bench/requirements.txt $(BENCH_VENV)/requirements.installed; then \
+	    echo "bench: installing the peer into $(BENCH_VENV)"; \
+	    [ -x $(BENCH_PYTHON) ] || $(PYTHON) -m venv $(BENCH_VENV); \
+	    $(BENCH_PYTHON) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt; \
+	    cp bench/requirements.txt $(BENCH_VENV)/requirements.installed; \
+	fi
 
 ## assets: compile www/ into Sources/FibServer/Pages/EmbeddedAssets.swift (the e2e tests fail while it is stale).
 assets:
