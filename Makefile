@@ -21,8 +21,9 @@ DEB_PACKAGES := libgmp-dev zlib1g-dev libsystemd-dev pkg-config libsqlite3-dev
 BROWSER_DEB_PACKAGES := chromium chromium-driver
 # What packaging needs: man page lint, the .deb and its dependencies, the systemd container tests.
 PACKAGING_DEB_PACKAGES := mandoc dpkg-dev systemd-container debootstrap
-PY_MODULES := pytest openapi_spec_validator selenium
-PY_PACKAGES := pytest openapi-spec-validator selenium
+PY_MODULES := pytest openapi_spec_validator selenium schemathesis
+# schemathesis fuzzes the API from its OpenAPI document (Tests/e2e/test_fuzz.py); pinned so its checks do not drift.
+PY_PACKAGES := pytest openapi-spec-validator selenium schemathesis==4.32.5
 
 # The house style (4-space indent, 120 columns) when the repository carries no .swift-format of its own.
 SWIFT_FORMAT_CONFIG := $(if $(wildcard .swift-format),.swift-format,{"version":1,"indentation":{"spaces":4},"lineLength":120})

@@ -24,6 +24,10 @@ public final class APIResponder: HTTPResponder, @unchecked Sendable {
     private let settings: APISettings
     /// Limits as last applied; read on any loop, written on reload only.
     private let limitsBox: Mutex<SchedulerLimits>
+    /// The token and what it guards, as last applied (at start and on reload).
+    private let accessBox = Mutex(AccessPolicy.open)
+    /// The OpenAPI document with the limits and access now in force, ready to send.
+    private let documentBox: Mutex<ByteBuffer>
     /// The HTTP layer's counters, for /metrics and the scheduler-system view. Set once during wiring.
     public var httpMetrics: HTTPMetrics? {
         didSet {
@@ -38,11 +42,24 @@ public final class APIResponder: HTTPResponder, @unchecked Sendable {
         self.runtime = runtime
         self.settings = settings
         self.limitsBox = Mutex(limits)
+        self.documentBox = Mutex(ByteBuffer(string: OpenAPIDocument.served(limits: limits, access: .open)))
     }
 
     /// Takes new scheduler limits for request validation (on reload).
     public func apply(_ limits: SchedulerLimits) {
         limitsBox.withLock { $0 = limits }
+        refreshDocument()
+    }
+
+    /// Takes a new token or scope (at start and on reload).
+    public func apply(_ access: AccessPolicy) {
+        accessBox.withLock { $0 = access }
+        refreshDocument()
+    }
+
+    private func refreshDocument() {
+        let text = OpenAPIDocument.served(limits: limits, access: accessBox.withLock { $0 })
+        documentBox.withLock { $0 = ByteBuffer(string: text) }
     }
 
     private var limits: SchedulerLimits { limitsBox.withLock { $0 } }
@@ -69,6 +86,9 @@ public final class APIResponder: HTTPResponder, @unchecked Sendable {
         func allow(_ methods: [HTTPMethod]) throws {
             if !methods.contains(method) { throw APIProblems.methodNotAllowed(request.method, allowed: methods) }
         }
+        if let refusal = accessBox.withLock({ $0.check(method: method, path: path, headers: request.headers) }) {
+            throw refusal
+        }
         let segments = path.split(separator: "/", omittingEmptySubsequences: false)
         switch path {
         case "/api/v1/tasks":
@@ -85,8 +105,7 @@ public final class APIResponder: HTTPResponder, @unchecked Sendable {
             return status(context)
         case "/api/v1/openapi.json":
             try allow([.GET])
-            return context.eventLoop.makeSucceededFuture(
-                .json(.ok, context.allocator.buffer(string: OpenAPIDocument.json)))
+            return context.eventLoop.makeSucceededFuture(.json(.ok, documentBox.withLock { $0 }))
         case "/healthz":
             try allow([.GET])
             return healthz(context)
@@ -246,9 +265,10 @@ public final class APIResponder: HTTPResponder, @unchecked Sendable {
         let n = try TaskDecoding.naturalNumber(nText, algorithm: algorithm, limits: limits)
         var timeoutNanos: UInt64?
         if let text = request.query["timeout"] {
-            guard let nanos = parseDurationNanos(text), nanos > 0, nanos <= limits.maxTimeoutNanos else {
+            guard let nanos = parseTimeoutNanos(text), nanos <= limits.maxTimeoutNanos else {
                 throw APIProblems.invalidParameter(
-                    "timeout must be a duration more than 0 and at most \(limits.maxTimeoutNanos / nanosPerSecond) s")
+                    "timeout must be a duration more than 0 and at most "
+                        + "\(TaskDecoding.formatNumber(seconds(limits.maxTimeoutNanos))) s")
             }
             timeoutNanos = nanos
         }
@@ -292,7 +312,7 @@ public final class APIResponder: HTTPResponder, @unchecked Sendable {
 
     private func events(_ request: HTTPRequest, _ context: RequestContext) throws -> EventLoopFuture<HTTPResponse> {
         var cursor: UInt64?
-        if let text = request.query["after"], !text.isEmpty {
+        if let text = request.query["after"] {
             guard let value = UInt64(text) else {
                 throw APIProblems.invalidParameter("after must be a non-negative integer: the 'next' of a reply")
             }
@@ -346,7 +366,7 @@ public final class APIResponder: HTTPResponder, @unchecked Sendable {
 
     private func samples(_ request: HTTPRequest, _ context: RequestContext) throws -> EventLoopFuture<HTTPResponse> {
         var cursor: UInt64?
-        if let text = request.query["after"], !text.isEmpty {
+        if let text = request.query["after"] {
             guard let value = UInt64(text) else {
                 throw APIProblems.invalidParameter("after must be a non-negative integer: the 'next' of a reply")
             }

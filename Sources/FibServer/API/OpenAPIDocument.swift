@@ -11,7 +11,7 @@ enum OpenAPIDocument {
             "title": "fibd",
             "version": "1",
             "summary": "Fibonacci tasks on a pool of worker processes.",
-            "description": "JSON in and out. Every error is application/problem+json (RFC 9457) with type urn:fibd:problem:<slug>. Any path not listed here is 404 not-found; a listed path with another method is 405 method-not-allowed with an Allow header (components/responses/MethodNotAllowed); HEAD works wherever GET does. The HTTP layer may answer any request with 400 bad-request, 408 request-timeout or 431 headers-too-large and close the connection. Times are RFC 3339 UTC with milliseconds; durations are seconds.",
+            "description": "JSON in and out. Every error is application/problem+json (RFC 9457) with type urn:fibd:problem:<slug>. Any path not listed here is 404 not-found; a listed path with another method is 405 method-not-allowed with an Allow header (components/responses/MethodNotAllowed); HEAD works wherever GET does. The HTTP layer may answer any request with 400 bad-request, 408 request-timeout or 431 headers-too-large and close the connection. Times are RFC 3339 UTC with milliseconds; durations are seconds. Access: fibd listens on loopback unless told otherwise; with --token-file it asks for a bearer token (components/securitySchemes/bearerToken) and answers 401 unauthorized without it.",
             "license": {
               "name": "MIT",
               "identifier": "MIT"
@@ -85,6 +85,22 @@ enum OpenAPIDocument {
                           ]
                         }
                       }
+                    },
+                    "links": {
+                      "GetTask": {
+                        "operationId": "getTask",
+                        "parameters": {
+                          "id": "$response.body#/id"
+                        },
+                        "description": "The task just submitted (single submit)."
+                      },
+                      "CancelTask": {
+                        "operationId": "cancelTask",
+                        "parameters": {
+                          "id": "$response.body#/id"
+                        },
+                        "description": "Cancel the task just submitted (single submit)."
+                      }
                     }
                   },
                   "202": {
@@ -109,6 +125,22 @@ enum OpenAPIDocument {
                             }
                           ]
                         }
+                      }
+                    },
+                    "links": {
+                      "GetTask": {
+                        "operationId": "getTask",
+                        "parameters": {
+                          "id": "$response.body#/id"
+                        },
+                        "description": "The task just submitted (single submit)."
+                      },
+                      "CancelTask": {
+                        "operationId": "cancelTask",
+                        "parameters": {
+                          "id": "$response.body#/id"
+                        },
+                        "description": "Cancel the task just submitted (single submit)."
                       }
                     }
                   },
@@ -191,9 +223,10 @@ enum OpenAPIDocument {
                     "name": "cursor",
                     "in": "query",
                     "required": false,
-                    "description": "next_cursor of the previous page (opaque).",
+                    "description": "next_cursor of the previous page (16 hex digits); empty or absent for the first page. Anything else is 400 invalid-parameter.",
                     "schema": {
-                      "type": "string"
+                      "type": "string",
+                      "pattern": "^([0-9a-fA-F]{16})?$"
                     }
                   }
                 ],
@@ -636,25 +669,35 @@ enum OpenAPIDocument {
                     "description": "Index of the Fibonacci number; at most --max-n (default 10000000), at most 93 for recursive."
                   },
                   "algorithm": {
-                    "allOf": [
+                    "anyOf": [
                       {
                         "$ref": "#/components/schemas/Algorithm"
+                      },
+                      {
+                        "type": "null"
                       }
                     ],
-                    "default": "fast"
+                    "default": "fast",
+                    "description": "null or absent: fast."
                   },
                   "priority": {
-                    "type": "integer",
+                    "type": [
+                      "integer",
+                      "null"
+                    ],
                     "minimum": -1000,
                     "maximum": 1000,
                     "default": 0,
-                    "description": "Higher runs first."
+                    "description": "Higher runs first; null or absent: 0."
                   },
                   "timeout": {
-                    "type": "number",
+                    "type": [
+                      "number",
+                      "null"
+                    ],
                     "exclusiveMinimum": 0,
                     "maximum": 3600,
-                    "description": "Seconds the computation may run (default --default-timeout); at most --max-timeout (default 3600)."
+                    "description": "Seconds the computation may run; null or absent: --default-timeout. At most --max-timeout (default 3600)."
                   }
                 },
                 "if": {
@@ -1640,6 +1683,24 @@ enum OpenAPIDocument {
                     }
                   }
                 }
+              },
+              "Unauthorized": {
+                "description": "The operation needs the bearer token (see securitySchemes) and it was missing or wrong: problem unauthorized.",
+                "headers": {
+                  "WWW-Authenticate": {
+                    "description": "Bearer realm=\"fibd\", with error=\"invalid_token\" when a token was sent but is wrong.",
+                    "schema": {
+                      "type": "string"
+                    }
+                  }
+                },
+                "content": {
+                  "application/problem+json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/Problem"
+                    }
+                  }
+                }
               }
             },
             "parameters": {
@@ -1668,6 +1729,13 @@ enum OpenAPIDocument {
                   "type": "string",
                   "minLength": 1
                 }
+              }
+            },
+            "securitySchemes": {
+              "bearerToken": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "Only when fibd is started with --token-file FILE (or the systemd credential fibd-token): send 'Authorization: Bearer <the file's content>'. With --token-scope mutating (the default) it guards every method but GET and HEAD; with --token-scope all it guards every request except GET /healthz and GET /readyz. A missing or wrong token is 401 unauthorized with WWW-Authenticate: Bearer realm=\"fibd\". The document served by a daemon with a token lists the operations it guards (security)."
               }
             }
           }

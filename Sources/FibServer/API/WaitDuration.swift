@@ -1,9 +1,46 @@
 import FibCore
 import NIOCore
 
+/// The longest wait a request can name; longer values are cut to it before --max-wait cuts them again.
+private let longestWaitNanos: UInt64 = 1_000_000_000_000_000_000
+
 /// A `wait` query value as a NIO time amount; nil if it is not a duration (see ``parseDurationNanos(_:)``).
+/// Values too large to count in nanoseconds are not errors: every wait is clamped to --max-wait anyway.
 func parseWait(_ text: String) -> TimeAmount? {
-    parseDurationNanos(text).map { .nanoseconds(Int64($0)) }
+    if let nanos = parseDurationNanos(text) { return .nanoseconds(Int64(min(nanos, longestWaitNanos))) }
+    guard Double(durationText: text) != nil else { return nil }
+    return .nanoseconds(Int64(longestWaitNanos))
+}
+
+/// A `timeout` query value: a duration as `wait` takes it, or any JSON number of seconds (`1e-3`), more
+/// than 0. One too small to count in nanoseconds is 1 ns rather than an error: it is still more than 0.
+func parseTimeoutNanos(_ text: String) -> UInt64? {
+    if let nanos = parseDurationNanos(text) { return nanos > 0 ? nanos : positiveZero(text) }
+    guard case .number(let number)? = try? JSONParser.parse(text), let value = number.double, value > 0 else {
+        return nil
+    }
+    return value * 1e9 >= 1e18 ? UInt64.max : max(1, UInt64(value * 1e9))
+}
+
+/// 1 ns for a duration that is more than 0 but rounds to 0 ns ("0.0000000001"); nil for a real 0.
+private func positiveZero(_ text: String) -> UInt64? {
+    (Double(durationText: text) ?? 0) > 0 ? 1 : nil
+}
+
+extension Double {
+    /// The number of a duration in the grammar of ``parseDurationNanos(_:)`` (digits, a dot, a unit),
+    /// whatever its size.
+    init?(durationText text: String) {
+        var number = Substring(text)
+        for unit in ["ms", "s", "m"] where number.hasSuffix(unit) {
+            number = number.dropLast(unit.count)
+            break
+        }
+        guard !number.isEmpty, number.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2E }),
+            let value = Double(number), value.isFinite
+        else { return nil }
+        self = value
+    }
 }
 
 /// Seconds as JSON and people read them: 0.5, 300, 1.234.
