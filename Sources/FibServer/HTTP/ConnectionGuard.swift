@@ -75,13 +75,14 @@ final class ConnectionGuard: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let bytes = unwrapInboundIn(data)
         metrics.received(bytes: bytes.readableBytes)
-        let wasIdle = phase == .idle
+        let phaseBefore = phase
         context.fireChannelRead(data)
         switch phase {
-        case .idle where wasIdle:
+        case .idle where phaseBefore == .idle:
             // Bytes of a new request arrived but did not complete its head.
             enter(.awaitingHead, timeout: headerTimeout)
-        case .responding:
+        case .responding where phaseBefore == .responding:
+            // Bytes of a pipelined request; the bytes that completed this request do not count.
             bytesArrivedWhileResponding = true
         default:
             break
