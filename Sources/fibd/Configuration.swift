@@ -1,4 +1,5 @@
 import FibCore
+import FibServer
 import Logging
 
 #if canImport(Glibc)
@@ -26,6 +27,9 @@ struct Configuration {
     var headerTimeoutNanos: UInt64 = 10 * nanosPerSecond
     var drainTimeoutNanos: UInt64 = 30 * nanosPerSecond
     var logLevel: Logger.Level = .info
+    /// The bearer token's file (see AccessToken); nil: the systemd credential, if any, else no token.
+    var tokenFile: String?
+    var tokenScope = AccessPolicy.Scope.mutating
 
     /// What the command line asked for besides running the daemon.
     enum Request {
@@ -51,6 +55,11 @@ struct Configuration {
             if let equals = name.firstIndex(of: "=") {
                 value = String(name[name.index(after: equals)...])
                 name = String(name[..<equals])
+            }
+            if name == "token" {
+                throw ConfigurationError(
+                    description: "fibd takes no token on the command line, where other users can read it: "
+                        + "put it in a file only you can read and pass --token-file FILE")
             }
             guard let spec = optionSpecs.first(where: { $0.name == name }) else {
                 throw ConfigurationError(description: "unknown option '--\(name)' (see fibd --help)")
@@ -164,11 +173,18 @@ struct Configuration {
             default: break
             }
         case .text:
-            if spec.name == "listen" { listen.append(value) }
+            switch spec.name {
+            case "listen": listen.append(value)
+            case "token-scope":
+                guard let scope = AccessPolicy.Scope(rawValue: value) else { throw fail("mutating or all") }
+                tokenScope = scope
+            default: break
+            }
         case .path:
             switch spec.name {
             case "state-dir": stateDirectory = value.isEmpty ? nil : value
             case "www": wwwDirectory = value.isEmpty ? nil : value
+            case "token-file": tokenFile = value.isEmpty ? nil : value
             default: break
             }
         case .level:

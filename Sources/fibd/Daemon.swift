@@ -53,6 +53,15 @@ struct Daemon {
             return fail("bad listen address: \(error)", errno: EINVAL, status: 2)
         }
 
+        // A token file that cannot be used stops fibd: it must never serve open when asked to guard.
+        let access: AccessPolicy
+        do {
+            access = try AccessToken.policy(configuration: configuration, environment: environment)
+        } catch {
+            return fail("\(error)", errno: EACCES, status: 2)
+        }
+        logAccess(access, listen: configuration.listen, inherited: !inherited.isEmpty, logger: logger)
+
         // Signals become values before any can arrive: a SIGHUP during start-up must not kill fibd.
         let signals = SignalWatcher(signals: [SIGTERM, SIGINT, SIGHUP])
 
@@ -97,6 +106,7 @@ struct Daemon {
                 headerTimeout: .nanoseconds(Int64(configuration.headerTimeoutNanos))),
             group: group, responder: api, logger: logger)
         api.httpMetrics = server.metrics
+        api.apply(access)
         api.pages = PageServer(directory: configuration.wwwDirectory)
 
         // The heartbeat runs on the scheduler's loop: if that loop is stuck, systemd restarts fibd.
@@ -197,12 +207,15 @@ struct Daemon {
             guard case .run(let fresh) = try Configuration.load(arguments: arguments, environment: environment) else {
                 throw ConfigurationError(description: "the command line no longer asks to run the daemon")
             }
+            // Read first: a token file that became unusable fails the reload and keeps the running token.
+            let access = try AccessToken.policy(configuration: fresh, environment: environment)
             let workers = fresh.workerCount
             try await runtime.eventLoop.flatSubmit {
                 leavingWorkers.resize(pool, to: workers)
                 return runtime.apply(fresh.limits, workers: workers)
             }.get()
             api.apply(fresh.limits)
+            api.apply(access)
             threshold.level = fresh.logLevel
             let fixed = current.settingsNeedingRestart(comparedWith: fresh)
             if !fixed.isEmpty {
@@ -229,6 +242,26 @@ struct Daemon {
         store.close(timeoutNanos: OpenedState.closeTimeoutNanos)
         try? await group.shutdownGracefully()
     }
+}
+
+/// Says what the token guards, and warns when fibd listens beyond loopback with no token.
+func logAccess(_ access: AccessPolicy, listen: [String], inherited: Bool, logger: Logger) {
+    if access.token != nil {
+        logger.info("bearer token required", metadata: ["token_scope": "\(access.scope.rawValue)"])
+        return
+    }
+    let exposed = inherited ? [] : listen.filter { !isLoopbackOrLocal($0) }
+    if !exposed.isEmpty {
+        let addresses = exposed.joined(separator: ", ")
+        logger.warning(
+            "listening beyond loopback with no --token-file: anyone who reaches \(addresses) can submit and cancel")
+    }
+}
+
+/// Whether a listen address is reachable from this machine only (loopback or a unix socket).
+func isLoopbackOrLocal(_ address: String) -> Bool {
+    address.hasPrefix("unix:") || address.hasPrefix("127.") || address.hasPrefix("[::1]:")
+        || address.hasPrefix("localhost:")
 }
 
 /// The first pool did not answer in time.

@@ -27,8 +27,8 @@ struct OptionSpec {
         case .count: return "N"
         case .bytes: return "BYTES"
         case .seconds: return "SECONDS"
-        case .text: return name == "listen" ? "ADDR" : "VALUE"
-        case .path: return name == "config" ? "FILE" : "DIR"
+        case .text: return name == "listen" ? "ADDR" : name == "token-scope" ? "SCOPE" : "VALUE"
+        case .path: return name == "config" || name == "token-file" ? "FILE" : "DIR"
         case .level: return "LEVEL"
         }
     }
@@ -87,6 +87,14 @@ let optionSpecs: [OptionSpec] = [
     OptionSpec(
         name: "drain-timeout", kind: .seconds, defaultValue: "30",
         help: "On SIGTERM, how long running tasks may take to finish before their workers are killed."),
+    OptionSpec(
+        name: "token-file", kind: .path, defaultValue: "",
+        help: "Require 'Authorization: Bearer TOKEN' with the token in FILE (not readable by others; "
+            + "default: the systemd credential fibd-token, if given)."),
+    OptionSpec(
+        name: "token-scope", kind: .text, defaultValue: "mutating",
+        help: "What the token guards: mutating (every method but GET and HEAD) or all (everything but "
+            + "/healthz and /readyz)."),
     OptionSpec(
         name: "log-level", kind: .level, defaultValue: "info",
         help: "Least severe messages logged: trace, debug, info, notice, warning, error or critical."),
