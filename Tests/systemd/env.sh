@@ -6,8 +6,8 @@ FIBD_SDROOT=${FIBD_SDROOT:-/var/tmp/fibd-systemd-rootfs}
 FIBD_SDNAME=${FIBD_SDNAME:-fibd-e2e}
 FIBD_SDSTATE=${FIBD_SDSTATE:-/var/tmp/fibd-systemd-$FIBD_SDNAME}
 # Bump when the package list below changes, so that an old root file system is rebuilt.
-FIBD_ROOTFS_VERSION=1
-FIBD_ROOTFS_PACKAGES=systemd,systemd-sysv,dbus,curl,libgmp10,zlib1g,procps
+FIBD_ROOTFS_VERSION=2
+FIBD_ROOTFS_PACKAGES=systemd,systemd-sysv,dbus,curl,man-db,libgmp10,zlib1g,procps
 FIBD_SD_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 # PID of the systemd-nspawn we started, if it still runs.

@@ -166,8 +166,8 @@ def test_the_journal_has_fibd_fields():
     fields = set().union(*records)
     for field in ("FIBD_N", "FIBD_ALGORITHM", "FIBD_WORKER_PID", "FIBD_DURATION_USEC", "CODE_FILE", "CODE_LINE"):
         assert field in fields, f"{field} not in {sorted(fields)}"
-    assert {record.get("FIBD_N") for record in records} == {"1000"}
-    assert {record.get("FIBD_ALGORITHM") for record in records} == {"fast"}
+    assert {record["FIBD_N"] for record in records if "FIBD_N" in record} == {"1000"}
+    assert {record["FIBD_ALGORITHM"] for record in records if "FIBD_ALGORITHM" in record} == {"fast"}
     # A done task has a duration, and the distinct event kinds have distinct message ids.
     assert any("FIBD_DURATION_USEC" in record for record in records)
     assert len({record["MESSAGE_ID"] for record in records}) >= 2
