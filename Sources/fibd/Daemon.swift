@@ -53,6 +53,8 @@ struct Daemon {
             return fail("bad listen address: \(error)", errno: EINVAL, status: 2)
         }
 
+        raiseOpenFileLimit(maxConnections: configuration.maxConnections, logger: logger)
+
         // A token file that cannot be used stops fibd: it must never serve open when asked to guard.
         let access: AccessPolicy
         do {
@@ -241,6 +243,30 @@ struct Daemon {
         // Before the loops stop: the store's last completions run on them.
         store.close(timeoutNanos: OpenedState.closeTimeoutNanos)
         try? await group.shutdownGracefully()
+    }
+}
+
+/// Lifts the soft limit on open files to the hard one: shells often start with 1024, which would cap the
+/// connections far below --max-connections (accepts past it fail with EMFILE). Warns if even the hard limit
+/// is too low.
+func raiseOpenFileLimit(maxConnections: Int, logger: Logger) {
+    let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+    var limit = rlimit()
+    guard getrlimit(resource, &limit) == 0 else { return }
+    // The kernel refuses more than fs.nr_open (1048576 by default) even when the hard limit is infinite.
+    let wanted = min(limit.rlim_max, 1 << 20)
+    if limit.rlim_cur < wanted {
+        var raised = limit
+        raised.rlim_cur = wanted
+        if setrlimit(resource, &raised) == 0 { limit = raised }
+    }
+    // Room for the listeners, the workers' sockets, the database and the journal.
+    let needed = rlim_t(maxConnections) + 256
+    if limit.rlim_cur < needed {
+        let usable = limit.rlim_cur - min(limit.rlim_cur, 256)
+        logger.warning(
+            "the open file limit (\(limit.rlim_cur)) leaves room for about \(usable) connections, below --max-connections",
+            metadata: ["max_connections": "\(maxConnections)"])
     }
 }
 
