@@ -467,7 +467,8 @@ extension TaskRuntime: WorkerPoolDelegate {
     public func workerReady(_ worker: WorkerID, pid: Int32) {
         mutate { now in scheduler.workerReady(worker, pid: pid, now: now) }
         readyWorkerIDs.insert(worker)
-        if readyWorkerIDs.count >= expectedWorkers { allReady.succeed() }
+        // Ready once what the workers' hellos changed is written too, so the feed shows it from the start.
+        if readyWorkerIDs.count >= expectedWorkers { lastCommit.whenComplete { _ in self.allReady.succeed() } }
     }
 
     public func jobFinished(_ worker: WorkerID, job: UInt64, outcome: JobOutcome) {
