@@ -33,6 +33,9 @@ public struct WorkerRecord: Sendable {
     public var failed = 0
     public var restarts = 0
     public var readyAt: Int64?
+    /// The pool is taking this slot away (it shrinks): no new job goes to it, and its record
+    /// goes once its process has exited.
+    public var isLeaving = false
 }
 
 /// The heart of fibd: tasks, their state machine, the run queue, coalescing of identical
@@ -288,7 +291,7 @@ public final class Scheduler {
     /// Entries in the deadline heap, stale ones included: for tests of its bound.
     var deadlineEntryCount: Int { deadlines.count }
 
-    public var idleWorkerCount: Int { workers.values.count { $0.state == .idle } }
+    public var idleWorkerCount: Int { workers.values.count { $0.state == .idle && !$0.isLeaving } }
     public var busyWorkerCount: Int { workers.values.count { $0.state == .busy } }
 
     // MARK: - Commands from clients
@@ -385,7 +388,7 @@ public final class Scheduler {
         return outcome
     }
 
-    /// Refuses new submits from now on; running and queued work goes on.
+    /// Refuses new submits and starts no queued work from now on; running work goes on.
     public func beginDraining() {
         isDraining = true
     }
@@ -415,9 +418,17 @@ public final class Scheduler {
         dispatch(now: now)
     }
 
-    /// The pool no longer has this slot (it shrank).
-    public func workerRemoved(_ worker: WorkerID) {
-        workers[worker] = nil
+    /// The pool is taking this slot away (it shrinks). An idle or busy slot gets no new job and
+    /// is forgotten when its exit is reported (a job it still runs ends first, or is requeued if
+    /// the process dies); a slot without a process is forgotten at once.
+    public func workerLeaving(_ worker: WorkerID) {
+        guard var record = workers[worker] else { return }
+        if record.state == .restarting {
+            workers[worker] = nil
+        } else {
+            record.isLeaving = true
+            workers[worker] = record
+        }
     }
 
     public func jobFinished(_ worker: WorkerID, job: UInt64, outcome: JobOutcome, now: Moment) {
@@ -455,15 +466,17 @@ public final class Scheduler {
         event.workerPID = pid
         event.error = exit.description
         appendEvent(event)
-        counters.workerRestarts += 1
-        record.restarts += 1
+        if !record.isLeaving {
+            counters.workerRestarts += 1
+            record.restarts += 1
+        }
         let lost = record.computation
         record.state = .restarting
         record.pid = nil
         record.job = nil
         record.computation = nil
         record.task = nil
-        workers[worker] = record
+        workers[worker] = record.isLeaving ? nil : record
         if let key = lost, var computation = computations[key], computation.worker == worker {
             computation.worker = nil
             computation.job = nil
@@ -532,7 +545,10 @@ public final class Scheduler {
 
     private func dispatch(now: Moment) {
         while true {
-            guard let worker = workers.values.filter({ $0.state == .idle }).min(by: { $0.id < $1.id }) else { return }
+            // A draining daemon starts nothing new: queued tasks wait for the next start.
+            guard !isDraining else { return }
+            guard let worker = workers.values.filter({ $0.state == .idle && !$0.isLeaving }).min(by: { $0.id < $1.id })
+            else { return }
             guard var computation = popQueued() else { return }
             let job = Job(id: nextJobID, n: computation.key.n, algorithm: computation.key.algorithm)
             nextJobID += 1

@@ -83,8 +83,7 @@ struct Daemon {
             restoring: state.stored)
         logRestore(runtime.restored, path: state.store.path, logger: logger)
         let pool = WorkerPool(count: workerCount, eventLoop: loop, logger: logger)
-        let leavingWorkers = LeavingWorkers(runtime: runtime)
-        pool.delegate = leavingWorkers
+        pool.delegate = runtime
         runtime.pool = pool
         runtime.sampleWorkers = {
             pool.snapshot().map { info in
@@ -164,7 +163,7 @@ struct Daemon {
         var signal = await signals.next()
         while signal == SIGHUP {
             current = await reload(
-                from: current, pool: pool, leavingWorkers: leavingWorkers, runtime: runtime, api: api,
+                from: current, pool: pool, runtime: runtime, api: api,
                 threshold: threshold, notifier: notifier, logger: logger)
             signal = await signals.next()
         }
@@ -188,7 +187,7 @@ struct Daemon {
         watchdog?.stop()
         await stop(pool: pool, group: group, loop: loop, store: state.store)
         // The pool holds its delegate weakly.
-        withExtendedLifetime(leavingWorkers) {}
+        withExtendedLifetime(runtime) {}
         logger.info("stopped")
         return 0
     }
@@ -198,7 +197,7 @@ struct Daemon {
     /// and the log level. A configuration that does not load is logged and the running one kept.
     /// - Returns: the configuration now in force.
     private func reload(
-        from current: Configuration, pool: WorkerPool, leavingWorkers: LeavingWorkers, runtime: TaskRuntime,
+        from current: Configuration, pool: WorkerPool, runtime: TaskRuntime,
         api: APIResponder,
         threshold: LogThreshold, notifier: ServiceNotifier, logger: Logger
     ) async -> Configuration {
@@ -213,7 +212,7 @@ struct Daemon {
             let access = try AccessToken.policy(configuration: fresh, environment: environment)
             let workers = fresh.workerCount
             try await runtime.eventLoop.flatSubmit {
-                leavingWorkers.resize(pool, to: workers)
+                runtime.workersLeaving(pool.resize(to: workers))
                 return runtime.apply(fresh.limits, workers: workers)
             }.get()
             api.apply(fresh.limits)

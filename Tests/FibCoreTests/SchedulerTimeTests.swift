@@ -206,12 +206,67 @@ import Testing
         #expect(harness.scheduler.limits == limits)
     }
 
-    @Test func aRemovedWorkerSlotIsForgotten() {
+    @Test func anIdleLeavingWorkerGetsNoJobAndIsForgottenWhenItExits() {
         let harness = SchedulerHarness()
         harness.ready(1)
         harness.ready(2)
-        harness.scheduler.workerRemoved(2)
-        #expect(harness.scheduler.workerRecords.map(\.id) == [1])
+        harness.scheduler.workerLeaving(1)
         #expect(harness.scheduler.idleWorkerCount == 1)
+        harness.submit(5)
+        #expect(harness.takeActions().compactMap(startedJob).map(\.worker) == [2])
+        harness.exited(1, exit: .exited(code: 0))
+        #expect(harness.scheduler.workerRecords.map(\.id) == [2])
+        #expect(harness.scheduler.counters.workerRestarts == 0)
+    }
+
+    @Test func aBusyLeavingWorkerFinishesItsTaskThenTakesNoOther() {
+        let harness = SchedulerHarness()
+        harness.ready(1)
+        let first = harness.submit(5)
+        harness.takeActions()
+        harness.scheduler.workerLeaving(1)
+        let second = harness.submit(6)
+        harness.finish(1)
+        #expect(harness.takeActions().isEmpty)
+        #expect(harness.state(first) == .done)
+        #expect(harness.state(second) == .queued)
+        harness.exited(1, exit: .exited(code: 0))
+        #expect(harness.scheduler.workerRecords.isEmpty)
+        harness.ready(3)
+        #expect(harness.takeActions().compactMap(startedJob).map(\.worker) == [3])
+    }
+
+    @Test func aLeavingWorkerThatDiesBusyHasItsTaskRequeued() {
+        let harness = SchedulerHarness()
+        harness.ready(1)
+        harness.ready(2)
+        let task = harness.submit(5)
+        harness.takeActions()
+        harness.scheduler.workerLeaving(1)
+        harness.exited(1)
+        #expect(harness.scheduler.workerRecords.map(\.id) == [2])
+        #expect(harness.takeActions().compactMap(startedJob).map(\.worker) == [2])
+        #expect(harness.state(task) == .running)
+    }
+
+    @Test func aRestartingWorkerThatLeavesIsForgottenAtOnce() {
+        let harness = SchedulerHarness()
+        harness.ready(1)
+        harness.exited(1)
+        harness.scheduler.workerLeaving(1)
+        #expect(harness.scheduler.workerRecords.isEmpty)
+    }
+
+    @Test func aDrainingSchedulerStartsNoQueuedTask() {
+        let harness = SchedulerHarness()
+        harness.ready(1)
+        let running = harness.submit(5)
+        let queued = harness.submit(6)
+        harness.takeActions()
+        harness.scheduler.beginDraining()
+        harness.finish(1)
+        #expect(harness.takeActions().isEmpty)
+        #expect(harness.state(running) == .done)
+        #expect(harness.state(queued) == .queued)
     }
 }

@@ -228,7 +228,8 @@ public final class TaskRuntime: @unchecked Sendable {
 
     private func checkDrained(until deadline: NIODeadline, promise: EventLoopPromise<Void>) {
         let counters = scheduler.counters
-        if counters.running + counters.queued == 0 || NIODeadline.now() >= deadline {
+        // Queued tasks stay queued (in the store) for the next start; only running ones are awaited.
+        if counters.running == 0 || NIODeadline.now() >= deadline {
             promise.succeed()
         } else {
             eventLoop.scheduleTask(in: .milliseconds(20)) { self.checkDrained(until: deadline, promise: promise) }
@@ -455,10 +456,14 @@ public final class TaskRuntime: @unchecked Sendable {
     }
 
     /// A slot the pool removed while shrinking.
-    public func workerRemoved(_ worker: WorkerID) {
+    public func workersLeaving(_ leaving: [WorkerID]) {
         eventLoop.execute {
-            self.readyWorkerIDs.remove(worker)
-            self.scheduler.workerRemoved(worker)
+            self.mutate { _ in
+                for worker in leaving {
+                    self.readyWorkerIDs.remove(worker)
+                    self.scheduler.workerLeaving(worker)
+                }
+            }
         }
     }
 }
