@@ -253,6 +253,24 @@ struct WorkerPoolTests {
         try await harness.close()
     }
 
+    @Test func aRunningWorkerThatDiesUnaskedIsReplacedAtOnceThenWithBackoff() async throws {
+        // Says hello, then dies: the first death is replaced at once, the next ones within a second back off.
+        let script = try makeScript("printf '\\000\\000\\000\\005\\002\\000\\000\\000\\001' >&3\nexit 3")
+        defer { try? FileManager.default.removeItem(atPath: script) }
+        let harness = try await PoolHarness(count: 1, executable: script)
+        var times: [ContinuousClock.Instant] = []
+        for _ in 0..<3 {
+            _ = try await harness.events.expect("an exit") { event -> WorkerExit? in
+                guard case .exited(0, _, let exit) = event else { return nil }
+                return exit
+            }
+            times.append(.now)
+        }
+        #expect(times[1] - times[0] < .milliseconds(90))
+        #expect(times[2] - times[1] >= .milliseconds(90))
+        try await harness.close()
+    }
+
     @Test func aWorkerBreakingTheProtocolIsKilled() async throws {
         // "XXXX" announces a frame of 0x58585858 bytes: over the limit.
         let garbage = try makeScript("printf 'XXXXXXXX' >&3\nexec sleep 60")
