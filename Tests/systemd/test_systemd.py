@@ -203,7 +203,8 @@ def test_fibd_really_runs_under_the_hardening():
             quota_files.append(f"/sys/fs/cgroup/{controllers}{path}/cpu.cfs_quota_us")
     readable = []
     for path in quota_files:
-        code, _ = status_of("nsenter", "-t", str(pid), "-m", "-S", str(uid), "-G", str(uid),
+        # Its user namespace (PrivateUsers=yes) and mount namespace (ProtectProc=, ProcSubset=, ...), as its user.
+        code, _ = status_of("nsenter", "-t", str(pid), "-U", "-m", "-S", str(uid), "-G", str(uid),
                             "head", "-c", "64", f"/proc/{pid}/stat", f"/proc/{pid}/cgroup", path)
         if code == 0:
             readable.append(path)
