@@ -174,7 +174,7 @@ public final class HTTPServer: Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelOption(.allowRemoteHalfClosure, value: false)
         if tcp {
-            bootstrap = bootstrap.childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            bootstrap = bootstrap.childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
         }
         return bootstrap.childChannelInitializer { channel in
             guard tracker.admit(channel) else {
