@@ -543,6 +543,7 @@ def fibd_kill(binary, profile, row_again, row_ready):
                 while task["state"] != "running" and time.monotonic() < deadline:
                     task = client.json("GET", f"/api/v1/tasks/{task['id']}")
                 pid = task["worker"]
+                time.sleep(0.2)  # busy for a while, as a worker someone kills is (Dask's is too, see busy_worker)
                 cursor = feed.json("GET", "/api/v1/events")["next"]
                 start = time.perf_counter()
                 os.kill(pid, signal.SIGKILL)

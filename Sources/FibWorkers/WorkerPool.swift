@@ -11,9 +11,10 @@ import NIOPosix
 ///
 /// Every slot runs one process at a time, one job at a time. A process that dies is reaped (no
 /// zombie is ever left), reported with `workerExited`, and replaced: at once after ``kill(_:)``;
-/// at once too after a death the pool did not cause of a worker that had said hello (an operator's
-/// kill, the OOM killer), once a second per slot; else after a backoff (100 ms doubling to 5 s, reset
-/// when the slot answers a job), so that a slot that keeps dying does not spin.
+/// at once too after a death the pool did not cause (an operator's kill, the OOM killer) of a worker
+/// that had said hello and lived longer than the slot's backoff, since replacing it cannot then spin
+/// faster than the backoff would; else after the backoff (100 ms doubling to 5 s, reset when the slot
+/// answers a job).
 ///
 /// All state is confined to `eventLoop`: call every method there (each one checks), and the
 /// delegate is called there. The type is `@unchecked Sendable` only so that callers and NIO's
@@ -38,8 +39,6 @@ public final class WorkerPool: WorkerPoolControl, @unchecked Sendable {
     static let crashBackoffRange: (first: TimeAmount, last: TimeAmount) = (.milliseconds(100), .seconds(5))
     /// First and largest delays between waitpid polls: the socket closes a moment before the zombie appears.
     static let reapPollRange: (first: TimeAmount, last: TimeAmount) = (.microseconds(200), .milliseconds(50))
-    /// A slot replaces a running worker's unasked death at once at most this often; more often, it backs off.
-    static let quickRespawnInterval: UInt64 = 1_000_000_000
     /// How long a closed worker may take to become reapable before it is SIGKILLed and waited for.
     static let reapPollLimit: TimeAmount = .seconds(5)
 
@@ -458,7 +457,7 @@ public final class WorkerPool: WorkerPoolControl, @unchecked Sendable {
             slots[id] = nil
             completeShutdownIfDone()
         } else if process.stopReason == .requestedKill
-            || (process.saidHello && slot.takeQuickRespawn(now: monotonicNanos(), interval: Self.quickRespawnInterval))
+            || (process.saidHello && monotonicNanos() &- process.spawnedAtNanos >= UInt64(slot.backoff.nanoseconds))
         {
             slot.restarts += 1
             spawn(slot)
@@ -554,16 +553,6 @@ final class WorkerSlot {
     init(id: WorkerID, backoff: TimeAmount) {
         self.id = id
         self.backoff = backoff
-    }
-
-    /// When the slot last replaced an unasked death at once.
-    var lastQuickRespawnNanos: UInt64?
-
-    /// True, and remembered, if the slot has not replaced an unasked death at once in the last `interval` ns.
-    func takeQuickRespawn(now: UInt64, interval: UInt64) -> Bool {
-        if let last = lastQuickRespawnNanos, now &- last < interval { return false }
-        lastQuickRespawnNanos = now
-        return true
     }
 
     /// The current backoff; the next one is twice as long, up to `limit`.

@@ -253,9 +253,11 @@ struct WorkerPoolTests {
         try await harness.close()
     }
 
-    @Test func aRunningWorkerThatDiesUnaskedIsReplacedAtOnceThenWithBackoff() async throws {
-        // Says hello, then dies: the first death is replaced at once, the next ones within a second back off.
-        let script = try makeScript("printf '\\000\\000\\000\\005\\002\\000\\000\\000\\001' >&3\nexit 3")
+    @Test func aWorkerThatLivedLongerThanTheBackoffIsReplacedAtOnce() async throws {
+        // Says hello, lives 0.3 s (longer than the first backoff, 100 ms), dies: replaced at once each time, so
+        // deaths come about 0.3 s apart; with backoff they would be 0.4 s, then 0.5 s apart.
+        let hello = "printf '\\000\\000\\000\\005\\002\\000\\000\\000\\001' >&3\n"
+        let script = try makeScript(hello + "sleep 0.3\nexit 3")
         defer { try? FileManager.default.removeItem(atPath: script) }
         let harness = try await PoolHarness(count: 1, executable: script)
         var times: [ContinuousClock.Instant] = []
@@ -266,9 +268,24 @@ struct WorkerPoolTests {
             }
             times.append(.now)
         }
-        #expect(times[1] - times[0] < .milliseconds(90))
-        #expect(times[2] - times[1] >= .milliseconds(90))
+        #expect(times[1] - times[0] < .milliseconds(390))
+        #expect(times[2] - times[1] < .milliseconds(390))
         try await harness.close()
+
+        // Says hello and dies at once: that is a crash loop, and it backs off.
+        let quick = try makeScript(hello + "exit 3")
+        defer { try? FileManager.default.removeItem(atPath: quick) }
+        let looping = try await PoolHarness(count: 1, executable: quick)
+        times = []
+        for _ in 0..<2 {
+            _ = try await looping.events.expect("an exit") { event -> WorkerExit? in
+                guard case .exited(0, _, let exit) = event else { return nil }
+                return exit
+            }
+            times.append(.now)
+        }
+        #expect(times[1] - times[0] >= .milliseconds(90))
+        try await looping.close()
     }
 
     @Test func aWorkerBreakingTheProtocolIsKilled() async throws {
