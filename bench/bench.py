@@ -50,7 +50,7 @@ class Profile:
         self.runs = 5 if full else (2 if quick else 1)  # repetitions of each scenario
         self.wrk_seconds = 5 if full else (2 if quick else 1)
         self.peer_seconds = 5 if full else (2 if quick else 1)
-        self.sequential_count = 2000 if full else (300 if quick else 20)  # Dask's sequential submits per run
+        self.sequential_count = 500 if full else (200 if quick else 20)  # Dask's sequential submits per run
         self.cpu_task_seconds = 1.0 if full else (0.5 if quick else 0.1)  # one CPU-bound task, about
         self.cancel_runs = 5 if full else (2 if quick else 1)
         self.kill_runs = 5 if full else (2 if quick else 1)
@@ -421,6 +421,7 @@ def machine_info(binary):
         ("python", platform.python_version()),
         ("big numbers", gmp),
         ("load generator", out(["wrk", "-v"]).splitlines()[0] if shutil.which("wrk") else "?"),
+        ("load average (1, 5, 15 min) at the end", " ".join(f"{value:.2f}" for value in os.getloadavg())),
     ]
 
 
@@ -1115,6 +1116,7 @@ def main():
         sys.exit("wrk is not installed (make bench installs it)")
     raise_fd_limit()
     started = time.time()
+    load_at_start = " ".join(f"{value:.2f}" for value in os.getloadavg())
     rows = make_rows(profile)
     steps = [
         ("latency", lambda: fibd_latency(binary, profile, rows["latency_p50"], rows["latency_p99"])),
@@ -1149,7 +1151,8 @@ def main():
         log("Dask: cold start and memory")
         dask_cold_start_and_memory(profile, rows["cold"], rows["memory"], rows["memory_pss"])
     rows["poll_growth"].peer = rows["poll_wakeup"].peer = []
-    table = render(list(rows.values()), machine_info(binary), profile, started, time.time() - started)
+    machine = machine_info(binary) + [("load average (1, 5, 15 min) at the start", load_at_start)]
+    table = render(list(rows.values()), machine, profile, started, time.time() - started)
     print(table)
     if not args.smoke:
         out = args.out or os.path.join(HERE, "RESULTS.md")
