@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIBD_BINARY, Client, Fibd, await_pid_gone, fib, wait_until
+from conftest import FIBD_BINARY, Client, Fibd, assert_problem, await_pid_gone, fib, send, wait_until
 
 def start_daemon(state_dir: Path, name: str, *flags: str) -> Fibd:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FIBD_")}
@@ -79,6 +79,25 @@ def test_done_tasks_and_event_cursors_survive_a_clean_restart(tmp_path: Path, da
     fresh = client.submit({"n": 7}, wait="10")
     assert fresh["id"] not in {t["id"] for t in [done, *batch]}
     assert fresh["id"] > max(t["id"] for t in [done, *batch])
+
+def test_a_cursor_older_than_the_kept_events_is_told_to_resync_after_a_restart(
+    tmp_path: Path, daemons: list[Fibd]
+) -> None:
+    flags = ("--workers", "1", "--event-log-size", "8")
+    first = start_daemon(tmp_path, "first", *flags)
+    daemons.append(first)
+    first.client.submit([{"n": n} for n in range(100, 110)], wait="10")
+    head = first.client.get("/api/v1/events").json()["next"]
+    assert head > 8
+    kill_daemon(first, whole_group=True)
+
+    second = start_daemon(tmp_path, "second", *flags)
+    daemons.append(second)
+    problem = assert_problem(second.client.get("/api/v1/events?after=1"), 410, "cursor-expired")
+    assert problem["next"] >= head
+    # The newest cursor reads on: the events after it are the new run's, numbered after the old ones.
+    fresh = second.client.get(f"/api/v1/events?after={head}").json()
+    assert all(event["seq"] > head for event in fresh["events"]), fresh
 
 def test_a_task_cut_off_at_its_last_attempt_fails_with_a_clear_error(tmp_path: Path, daemons: list[Fibd]) -> None:
     first = start_daemon(tmp_path, "first", "--workers", "1", "--max-attempts", "1")
@@ -294,7 +313,6 @@ def test_no_acknowledged_task_is_lost_or_duplicated_across_sigkills(tmp_path: Pa
     client = daemon.client
     connection = client.connect(timeout=60)
     try:
-        from conftest import send
         for task_id, (n, algorithm) in run.acknowledged.items():
             response = send(connection, "GET", f"/api/v1/tasks/{task_id}?wait=60")
             assert response.status == 200, f"acknowledged task {task_id} (n={n}) is gone: {response!r}"
