@@ -21,17 +21,7 @@ struct BinaryHeap<Element: Comparable> {
         guard !storage.isEmpty else { return nil }
         storage.swapAt(0, storage.count - 1)
         let smallest = storage.removeLast()
-        var parent = 0
-        while true {
-            let left = 2 * parent + 1
-            let right = left + 1
-            var smallestChild = parent
-            if left < storage.count, storage[left] < storage[smallestChild] { smallestChild = left }
-            if right < storage.count, storage[right] < storage[smallestChild] { smallestChild = right }
-            if smallestChild == parent { break }
-            storage.swapAt(parent, smallestChild)
-            parent = smallestChild
-        }
+        siftDown(0)
         return smallest
     }
 
