@@ -143,10 +143,8 @@ public final class TaskRuntime: @unchecked Sendable {
 
     public func cancel(_ id: TaskID) -> EventLoopFuture<CancelOutcome> {
         eventLoop.flatSubmit {
+            // The cancel is logged with the task's other ends, once, when it happens.
             let outcome = self.mutate { now in self.scheduler.cancel(id, now: now) }
-            if case .cancelled(let task) = outcome {
-                self.logger.info("task cancelled", metadata: ["task": "\(id)", "n": "\(task.n)"])
-            }
             return self.lastCommit.map { outcome }
         }
     }
@@ -330,7 +328,13 @@ public final class TaskRuntime: @unchecked Sendable {
         if let pid = task.workerPID { metadata["worker_pid"] = "\(pid)" }
         if let nanos = task.durationNanos { metadata["duration_usec"] = "\(nanos / 1000)" }
         if let error = task.error { metadata["error"] = "\(error)" }
-        let level: Logger.Level = task.state == .failed ? .warning : .debug
+        // A busy daemon ends thousands of tasks a second: only the ends worth a look are above debug.
+        let level: Logger.Level
+        switch task.state {
+        case .failed: level = .warning
+        case .cancelled, .timedOut: level = .info
+        default: level = .debug
+        }
         logger.log(level: level, "task \(task.state.rawValue)", metadata: metadata)
     }
 
