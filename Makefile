@@ -123,9 +123,13 @@ bench-smoke: build bench-deps
 
 ## bench-deps: wrk from Debian and the peer's virtual environment (bench/.venv, pinned), only when missing.
 bench-deps:
-	@command -v wrk >/dev/null 2>&1 || { \
+	@missing=""; command -v wrk >/dev/null 2>&1 || missing="wrk"; \
+	$(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
 	    if [ "$$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi; \
-	    $$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk; }
+	    echo "bench: installing$$missing"; \
+	    $$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	fi
 	@if ! cmp -s bench/requirements.txt $(BENCH_VENV)/requirements.installed; then \
 	    echo "bench: installing the peer into $(BENCH_VENV)"; \
 	    [ -x $(BENCH_PYTHON) ] || $(PYTHON) -m venv $(BENCH_VENV); \
