@@ -1,5 +1,6 @@
 import FibCore
 import FibMath
+import Logging
 
 #if canImport(Glibc)
     import Glibc
@@ -28,7 +29,10 @@ public enum WorkerMain {
         case ioError = 74
     }
 
-    public static func run() -> Never {
+    /// Runs the worker until its channel closes. `logger` is set up by the caller (fibd's
+    /// main, with the daemon's log destination and the identifier `fibd-worker`); the worker
+    /// logs only why it leaves when that is not the daemon closing its channel.
+    public static func run(logger: Logger = Logger(label: "fibd-worker")) -> Never {
         let expectedParent = parentPIDFromEnvironment() ?? getppid()
         // If the parent (the spawning thread) dies, so does the worker: no orphan keeps computing.
         _ = LinuxCalls.setParentDeathSignal(SIGKILL)
@@ -38,16 +42,18 @@ public enum WorkerMain {
         let channel = BlockingChannel(descriptor: channelDescriptor)
         let hello = WorkerReport.hello(pid: UInt32(truncatingIfNeeded: getpid())).encoded()
         guard channel.writeAll([hello]) == 0 else {
-            leave(.ioError, because: "fibd worker is internal: the daemon starts it with its channel on fd 3")
+            leave(
+                .ioError, because: "fibd worker is internal: the daemon starts it with its channel on fd 3",
+                logger: logger)
         }
         var header = [UInt8](repeating: 0, count: WorkerProtocol.headerLength)
         var payload = [UInt8](repeating: 0, count: WorkerProtocol.computePayloadLength)
         while true {
-            let job = readJob(from: channel, header: &header, payload: &payload)
+            let job = readJob(from: channel, header: &header, payload: &payload, logger: logger)
             let frame = answer(job)
             let status = channel.writeAll(frame)
             guard status == 0 else {
-                leave(.ioError, because: "fibd worker: writing a result: \(errnoDescription(status))")
+                leave(.ioError, because: "fibd worker: writing a result: \(errnoDescription(status))", logger: logger)
             }
         }
     }
@@ -56,13 +62,16 @@ public enum WorkerMain {
     private static func readJob(
         from channel: BlockingChannel,
         header: inout [UInt8],
-        payload: inout [UInt8]
+        payload: inout [UInt8],
+        logger: Logger
     ) -> Job {
         switch header.withUnsafeMutableBytes({ channel.readExactly(into: $0) }) {
         case .complete: break
         case .endOfInput: exit(ExitCode.endOfInput.rawValue)
-        case .truncated: leave(.protocolError, because: "fibd worker: channel closed inside a frame header")
-        case .failed(let code): leave(.ioError, because: "fibd worker: reading fd 3: \(errnoDescription(code))")
+        case .truncated:
+            leave(.protocolError, because: "fibd worker: channel closed inside a frame header", logger: logger)
+        case .failed(let code):
+            leave(.ioError, because: "fibd worker: reading fd 3: \(errnoDescription(code))", logger: logger)
         }
         do {
             let length = header.withUnsafeBytes { $0.readUInt32(at: 0) }
@@ -78,9 +87,9 @@ public enum WorkerMain {
             switch payload.withUnsafeMutableBytes({ channel.readExactly(into: $0) }) {
             case .complete: break
             case .endOfInput, .truncated:
-                leave(.protocolError, because: "fibd worker: channel closed inside a frame")
+                leave(.protocolError, because: "fibd worker: channel closed inside a frame", logger: logger)
             case .failed(let code):
-                leave(.ioError, because: "fibd worker: reading fd 3: \(errnoDescription(code))")
+                leave(.ioError, because: "fibd worker: reading fd 3: \(errnoDescription(code))", logger: logger)
             }
             let command = try payload.withUnsafeBytes { bytes throws(WorkerProtocolError) in
                 try WorkerProtocol.decodeCommand(kind: kind, payload: bytes)
@@ -89,7 +98,7 @@ public enum WorkerMain {
             case .compute(let job): return job
             }
         } catch {
-            leave(.protocolError, because: "fibd worker: \(error)")
+            leave(.protocolError, because: "fibd worker: \(error)", logger: logger)
         }
     }
 
@@ -141,9 +150,8 @@ public enum WorkerMain {
         return pid_t(String(cString: text))
     }
 
-    private static func leave(_ code: ExitCode, because message: String) -> Never {
-        let line = Array((message + "\n").utf8)
-        _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+    private static func leave(_ code: ExitCode, because message: String, logger: Logger) -> Never {
+        logger.error("\(message)", metadata: ["exit_status": "\(code.rawValue)", "worker_pid": "\(getpid())"])
         exit(code.rawValue)
     }
 }

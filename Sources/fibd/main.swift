@@ -1,5 +1,6 @@
 import FibSystemd
 import FibWorkers
+import Logging
 
 #if canImport(Glibc)
     import Glibc
@@ -8,7 +9,11 @@ import FibWorkers
 // `fibd worker` is the pool's child process: dispatch before anything else is set up,
 // so that a worker starts in a millisecond and carries none of the daemon's state.
 if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "worker" {
-    WorkerMain.run()
+    // Workers log where the daemon does (the journal, or stderr), under an identifier of their own.
+    let workerEnvironment = processEnvironment()
+    let level = workerEnvironment["FIBD_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+    bootstrapLogging(identifier: "fibd-worker", threshold: LogThreshold(level), environment: workerEnvironment)
+    WorkerMain.run(logger: Logger(label: "fibd-worker"))
 }
 
 let arguments = Array(CommandLine.arguments.dropFirst())

@@ -74,3 +74,14 @@ def test_sigterm_stops_daemon_and_workers(fibd_factory) -> None:
     assert daemon.exit_code == 0, f"exit code {daemon.exit_code}\n{daemon.log()}"
     for pid in pids:
         await_pid_gone(pid, within=10)
+
+
+def test_a_worker_started_by_hand_logs_why_it_leaves() -> None:
+    # `fibd worker` is internal: without its channel on fd 3 it leaves, and says so through the
+    # daemon's log path (here stderr, a pipe: sd-daemon priority prefixes), not in silence.
+    result = subprocess.run(
+        [str(FIBD_BINARY), "worker"], capture_output=True, timeout=20, stdin=subprocess.DEVNULL, close_fds=True
+    )
+    assert result.returncode == 74, result
+    lines = result.stderr.decode().splitlines()
+    assert any(line.startswith("<3>") and "fibd worker is internal" in line for line in lines), lines
