@@ -207,6 +207,20 @@ def raw_exchange(port: int, request: bytes, timeout: float = 15.0, host: str = "
         return Response(reply.status, reply.reason, reply.headers, payload, time.monotonic() - started)
 
 
+def read_until_closed(sock: socket.socket, limit: float = 20.0) -> bytes:
+    """Everything the server sends until it closes (a reset counts as closed)."""
+    sock.settimeout(limit)
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except (ConnectionResetError, BrokenPipeError):
+            return data
+        if not chunk:
+            return data
+        data += chunk
+
+
 def _accept(value: Any, predicate: Callable[[Any], bool]) -> Any:
     return value if predicate(value) else None
 

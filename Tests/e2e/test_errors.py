@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from conftest import Client, Fibd, Response, assert_problem, raw_exchange
+from conftest import Client, Fibd, Response, assert_problem, raw_exchange, read_until_closed
 
 TASKS = "/api/v1/tasks"
 
@@ -169,12 +169,7 @@ def test_bad_fib(client: Client, path: str) -> None:
 def test_malformed_http_is_400_then_closed(shared_fibd: Fibd) -> None:
     with socket.create_connection(("127.0.0.1", shared_fibd.tcp_port()), timeout=10) as sock:
         sock.sendall(b"THIS IS NOT HTTP\r\n\r\n")
-        data = b""
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = read_until_closed(sock)
     assert data.startswith(b"HTTP/1.1 400"), data[:200]
     assert b"urn:fibd:problem:bad-request" in data
 
@@ -189,12 +184,7 @@ def test_header_timeout_is_408(fibd_factory) -> None:
     daemon: Fibd = fibd_factory("--header-timeout", "1")
     with socket.create_connection(("127.0.0.1", daemon.tcp_port()), timeout=10) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
-        data = b""
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = read_until_closed(sock)
     assert data.startswith(b"HTTP/1.1 408"), data[:200]
     assert b"urn:fibd:problem:request-timeout" in data
 

@@ -12,7 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ENDLESS_RECURSIVE_N, REPO_ROOT, Client, Fibd, Response, assert_problem, raw_exchange, wait_until
+from conftest import (
+    ENDLESS_RECURSIVE_N,
+    REPO_ROOT,
+    Client,
+    Fibd,
+    Response,
+    assert_problem,
+    raw_exchange,
+    read_until_closed,
+    wait_until,
+)
 
 TASKS = "/api/v1/tasks"
 
@@ -21,20 +31,6 @@ def post_raw(port: int, body: bytes, content_type: str = "application/json") -> 
     head = (f"POST {TASKS} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
             f"Content-Length: {len(body)}\r\n\r\n").encode()
     return raw_exchange(port, head + body)
-
-
-def read_until_closed(sock: socket.socket, limit: float = 20.0) -> bytes:
-    """Everything the server sends until it closes (a reset counts as closed)."""
-    sock.settimeout(limit)
-    data = b""
-    while True:
-        try:
-            chunk = sock.recv(65536)
-        except (ConnectionResetError, BrokenPipeError):
-            return data
-        if not chunk:
-            return data
-        data += chunk
 
 
 def still_serving(client: Client) -> None:

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from conftest import Client, Fibd, fib, send
+from conftest import Client, Fibd, fib, read_until_closed, send
 
 
 def test_healthz_and_readyz(client: Client) -> None:
@@ -59,12 +59,7 @@ def test_keep_alive_serves_many_requests_on_one_connection(client: Client) -> No
 def test_pipelined_requests_answer_in_order(shared_fibd: Fibd) -> None:
     with socket.create_connection(("127.0.0.1", shared_fibd.tcp_port()), timeout=10) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        data = b""
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = read_until_closed(sock)
     assert data.count(b"HTTP/1.1 200") == 2, data
     assert data.index(b'"ok"') < data.index(b'"ready"')
 
@@ -98,19 +93,6 @@ def test_ipv6_listener(fibd_factory) -> None:
     assert client.submit({"n": 51}, wait="10")["result"] == str(fib(51))
     # The IPv4 listener given first is still there.
     assert daemon.client.get("/healthz").status == 200
-
-
-def read_until_closed(sock: socket.socket) -> bytes:
-    data = b""
-    while True:
-        try:
-            chunk = sock.recv(65536)
-        except ConnectionResetError:
-            break
-        if not chunk:
-            break
-        data += chunk
-    return data
 
 
 def test_idle_keep_alive_connection_is_closed(fibd_factory) -> None:
