@@ -483,26 +483,38 @@ def speedup_set(n):
     return [n, n - 1, n - 3, n - 4, n - 5, n - 6, n - 8, n - 9]
 
 
-def fibd_speedup(binary, profile, row):
-    with Fibd(binary, "--cache-size", "0", workers=2) as daemon:
-        n = calibrate_recursive(daemon, profile.cpu_task_seconds)
-        tasks = [{"n": k, "algorithm": "recursive"} for k in speedup_set(n)]
-        client = daemon.http(timeout=300)
+class FibdSpeedup:
+    """fibd's side of the 8-task speed-up: a daemon with two workers, its rounds run one at a time between the
+    peer's (see dask_speedup), so that load from outside falls on both alike."""
+
+    def __init__(self, binary, profile, row):
+        self.row = row
+        self.daemon = Fibd(binary, "--cache-size", "0", workers=2)
         try:
-            for _ in range(profile.runs):
-                start = time.perf_counter()
-                for task in tasks:
-                    client.json("POST", "/api/v1/tasks?wait=60s", task, expect=(200,))
-                serial = time.perf_counter() - start
-                start = time.perf_counter()
-                answer = client.json("POST", "/api/v1/tasks?wait=120s", tasks, expect=(200,))
-                parallel = time.perf_counter() - start
-                assert all(t["state"] == "done" for t in answer["tasks"])
-                row.fibd.append(serial / parallel)
-        finally:
-            client.close()
+            n = calibrate_recursive(self.daemon, profile.cpu_task_seconds)
+            self.tasks = [{"n": k, "algorithm": "recursive"} for k in speedup_set(n)]
+            self.client = self.daemon.http(timeout=300)
+        except BaseException:
+            self.daemon.stop()
+            raise
         row.note = (f"fibd: recursive n = {', '.join(str(k) for k in speedup_set(n))} (distinct, so none is "
-                    f"coalesced; the largest about {profile.cpu_task_seconds} s); serial = one after another")
+                    f"coalesced; the largest about {profile.cpu_task_seconds} s); serial = one after another; "
+                    "fibd's rounds and Dask's take turns")
+
+    def round(self):
+        start = time.perf_counter()
+        for task in self.tasks:
+            self.client.json("POST", "/api/v1/tasks?wait=60s", task, expect=(200,))
+        serial = time.perf_counter() - start
+        start = time.perf_counter()
+        answer = self.client.json("POST", "/api/v1/tasks?wait=120s", self.tasks, expect=(200,))
+        parallel = time.perf_counter() - start
+        assert all(t["state"] == "done" for t in answer["tasks"])
+        self.row.fibd.append(serial / parallel)
+
+    def close(self):
+        self.client.close()
+        self.daemon.stop()
 
 
 def fibd_cancel(binary, profile, row):
@@ -820,7 +832,7 @@ def fibd_page_weight(binary, row):
 # The Dask peer (one LocalCluster, async client, in this process)
 
 
-async def dask_scenarios(profile, rows, only):
+async def dask_scenarios(profile, rows, only, binary):
     from dask.distributed import Client, LocalCluster
 
     async with LocalCluster(asynchronous=True, **peer_dask.cluster_options()) as cluster:
@@ -831,7 +843,12 @@ async def dask_scenarios(profile, rows, only):
             if "throughput" in only:
                 await dask_throughput(client, profile, rows["throughput"], rows["batch"])
             if "speedup" in only:
-                await dask_speedup(client, profile, rows["speedup"])
+                log("fibd and Dask, in turn: speedup")
+                fibd_side = await asyncio.to_thread(FibdSpeedup, binary, profile, rows["speedup"])
+                try:
+                    await dask_speedup(client, profile, rows["speedup"], fibd_side.round)
+                finally:
+                    await asyncio.to_thread(fibd_side.close)
             if "cancel" in only:
                 await dask_cancel(client, profile, rows["cancel"])
             if "pages" in only:
@@ -888,9 +905,10 @@ def python_n_for(seconds):
     return n
 
 
-async def dask_speedup(client, profile, row):
+async def dask_speedup(client, profile, row, fibd_round):
     n = python_n_for(profile.cpu_task_seconds)
     for _ in range(profile.runs):
+        await asyncio.to_thread(fibd_round)
         start = time.perf_counter()
         for _ in range(8):
             await client.submit(fibonacci, n, pure=False)
@@ -1118,7 +1136,6 @@ def main():
     steps = [
         ("latency", lambda: fibd_latency(binary, profile, rows["latency_p50"], rows["latency_p99"])),
         ("throughput", lambda: fibd_throughput(binary, profile, rows["throughput"], rows["batch"])),
-        ("speedup", lambda: fibd_speedup(binary, profile, rows["speedup"])),
         ("cancel", lambda: fibd_cancel(binary, profile, rows["cancel"])),
         ("kill", lambda: fibd_kill(binary, profile, rows["kill_again"], rows["kill_ready"])),
         ("memory", lambda: fibd_memory(binary, profile, rows["memory"], rows["memory_pss"])),
@@ -1141,7 +1158,7 @@ def main():
     dask_only = only & {"latency", "throughput", "speedup", "cancel", "kill", "pages"}
     if dask_only:
         log(f"Dask: {', '.join(sorted(dask_only))}")
-        asyncio.run(dask_scenarios(profile, rows, dask_only))
+        asyncio.run(dask_scenarios(profile, rows, dask_only, binary))
     if only & {"cold", "memory"}:
         log("Dask: cold start and memory")
         dask_cold_start_and_memory(profile, rows["cold"], rows["memory"], rows["memory_pss"])
