@@ -1,6 +1,5 @@
 import Logging
 import NIOCore
-import NIOHTTP1
 import Synchronization
 
 /// Knows every open connection of one server: admits new ones up to `maxConnections`, and on

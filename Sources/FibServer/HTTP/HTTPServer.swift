@@ -1,7 +1,6 @@
 import Glibc
 import Logging
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 import Synchronization
 
@@ -32,8 +31,8 @@ public final class HTTPServer: Sendable {
     private let logger: Logger
     private let tracker: ConnectionTracker
     private let listeners = Mutex<[(channel: any Channel, unixPath: String?)]>([])
-    private let timeoutResponse: ByteBuffer
-    private let continueResponse: ByteBuffer
+    private let settings: HTTPConnectionSettings
+    private let loops: EventLoopConnectionsRegistry
 
     public init(
         configuration: HTTPServerConfiguration,
@@ -49,13 +48,10 @@ public final class HTTPServer: Sendable {
         self.metrics = metrics
         self.tracker = ConnectionTracker(
             maxConnections: configuration.maxConnections, metrics: metrics, logger: logger)
-        let allocator = ByteBufferAllocator()
-        let seconds = Double(configuration.headerTimeout.nanoseconds) / 1e9
-        self.timeoutResponse = RawResponses.closing(
-            .requestTimeout("the request head did not arrive within \(seconds) s"),
-            allocator: allocator
-        )
-        self.continueResponse = RawResponses.continueResponse(allocator: allocator)
+        self.settings = HTTPConnectionSettings(
+            configuration: configuration, responder: responder, metrics: metrics, logger: logger)
+        self.loops = EventLoopConnectionsRegistry(
+            headerTimeout: configuration.headerTimeout, idleTimeout: configuration.idleTimeout)
     }
 
     /// Binds every configured address. If one fails, those already bound are closed and the
@@ -161,21 +157,18 @@ public final class HTTPServer: Sendable {
 
     private func makeBootstrap(tcp: Bool) -> ServerBootstrap {
         let configuration = configuration
-        let limits = RequestLimits(configuration)
-        let metrics = metrics
         let tracker = tracker
-        let responder = responder
-        let logger = logger
-        let timeoutResponse = timeoutResponse
-        let continueResponse = continueResponse
+        let settings = settings
+        let loops = loops
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: configuration.backlog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelOption(.allowRemoteHalfClosure, value: false)
-            // Each connection keeps its last receive buffer for reuse; NIO's default 2 KB first
-            // buffer is mostly empty for our request heads and costs 1.5 KB per held connection.
-            // The buffer still doubles on full reads, so large bodies take few more reads.
+            // Each connection keeps its last receive buffer for reuse (NIO does not let it go);
+            // NIO's default 2 KB first buffer is mostly empty for our request heads and costs
+            // 1.5 KB per held connection. The buffer still doubles on full reads, so large bodies
+            // take few more reads.
             .childChannelOption(
                 .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
         if tcp {
@@ -186,39 +179,9 @@ public final class HTTPServer: Sendable {
                 return channel.close()
             }
             return channel.eventLoop.makeCompletedFuture {
-                let connectionGuard = ConnectionGuard(
-                    headerTimeout: configuration.headerTimeout,
-                    idleTimeout: configuration.idleTimeout,
-                    metrics: metrics,
-                    timeoutResponse: timeoutResponse
-                )
-                let pipeline = channel.pipeline.syncOperations
-                try pipeline.addHandler(connectionGuard)
-                try pipeline.configureHTTPServerPipeline(
-                    withPipeliningAssistance: true,
-                    withErrorHandling: false,
-                    withEncoderConfiguration: HTTPResponseEncoder.Configuration(),
-                    withDecoderLimitConfiguration: limits.decoderLimits
-                )
-                try pipeline.addHandler(
-                    ProtocolErrorHandler(
-                        maxHeaderBytes: limits.maxHeaderBytes,
-                        connectionGuard: connectionGuard,
-                        metrics: metrics
-                    )
-                )
-                try pipeline.addHandler(
-                    ResponseCompression.makeCompressor(connectionGuard: connectionGuard))
-                try pipeline.addHandler(
-                    HTTPChannelHandler(
-                        responder: responder,
-                        limits: limits,
-                        connectionGuard: connectionGuard,
-                        metrics: metrics,
-                        logger: logger,
-                        continueResponse: continueResponse
-                    )
-                )
+                let handler = HTTPConnectionHandler(
+                    settings: settings, loopConnections: loops.connections(of: channel.eventLoop))
+                try channel.pipeline.syncOperations.addHandler(handler)
             }
         }
     }

@@ -1,5 +1,4 @@
 import NIOCore
-import NIOHTTP1
 
 /// The per-request limits every connection handler enforces.
 struct RequestLimits: Sendable {
@@ -12,18 +11,9 @@ struct RequestLimits: Sendable {
         maxHeaderBytes = configuration.maxHeaderBytes
         compressionMinimumBytes = configuration.compressionMinimumBytes
     }
-
-    /// NIO's decoder counts header names and values as they arrive and fails with
-    /// `HTTPParserError.headerOverflow` past the limit, so an oversized head is never buffered.
-    var decoderLimits: NIOHTTPDecoderLimitConfiguration {
-        var limits = NIOHTTPDecoderLimitConfiguration()
-        limits.maxHeaderListSize = maxHeaderBytes
-        limits.maxHeaderFieldSize = maxHeaderBytes
-        return limits
-    }
 }
 
-/// Responses the connection guard writes itself, ahead of the HTTP encoder, built once.
+/// Responses written as prepared bytes, built once.
 enum RawResponses {
     static func continueResponse(allocator: ByteBufferAllocator) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: 32)

@@ -1,8 +1,7 @@
 import NIOHTTP1
-import NIOHTTPCompression
 
-/// Which responses are gzip-compressed: textual ones of at least
-/// `compressionMinimumBytes`, for clients that accept gzip (the compressor checks that).
+/// Which responses are compressed (gzip or deflate, as the client accepts): textual ones of at least
+/// `compressionMinimumBytes`.
 enum ResponseCompression {
     static func isCompressible(_ headers: HTTPHeaders) -> Bool {
         guard !headers.contains(name: "content-encoding"),
@@ -19,15 +18,6 @@ enum ResponseCompression {
             return true
         default:
             return mediaType.hasSuffix("+json")
-        }
-    }
-
-    /// A compressor that compresses exactly the responses `HTTPChannelHandler` marked on the guard.
-    static func makeCompressor(connectionGuard: ConnectionGuard) -> HTTPResponseCompressor {
-        HTTPResponseCompressor(initialByteBufferCapacity: 0) { _, _ in
-            let compress = connectionGuard.compressNextResponse
-            connectionGuard.compressNextResponse = false
-            return compress ? .compressIfPossible : .doNotCompress
         }
     }
 }
