@@ -76,7 +76,11 @@ struct Daemon {
         }
 
         let workerCount = configuration.workerCount
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(2, System.coreCount))
+        // One event loop serves the sockets, runs the scheduler and talks to the workers: every request needs the
+        // scheduler, so a second loop only adds a thread hop (a wake-up of 20-60 µs) to each answer, and the CPUs
+        // belong to the workers. Measured on 2 vCPUs: F(1) submit-and-await used 295 µs of daemon CPU a request
+        // against 378 µs with a loop per CPU, 64 clients 216 against 243 µs.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
         let runtime = TaskRuntime(
             limits: configuration.limits, workers: workerCount, eventLoop: loop, logger: logger, store: state.store,
