@@ -50,18 +50,28 @@ public struct EventLog: Sendable {
     /// Results longer than this are not carried in events; clients GET the task.
     public static let inlineResultDigits = 1000
 
-    private var ring: [Event?]
+    /// The fewest slots the ring has once it holds an event.
+    static let initialSlots = 64
+
+    /// The slots, `start` the oldest event's; it grows by doubling up to `capacity` as events come, so that an
+    /// idle daemon does not hold a full ring of empty slots (65,536 of them were 9 MB).
+    private var ring: [Event?] = []
     private var start = 0
     private var count = 0
     private var inlineBytes = 0
     private let maxInlineBytes: Int
+    /// The most events kept.
+    public let capacity: Int
     /// The seq of the newest event; 0 before the first.
     public private(set) var head: UInt64 = 0
 
     public init(capacity: Int, maxInlineResultBytes: Int) {
-        ring = Array(repeating: nil, count: max(1, capacity))
+        self.capacity = max(1, capacity)
         maxInlineBytes = maxInlineResultBytes
     }
+
+    /// How many slots the ring has now (at most `capacity`).
+    var slotCount: Int { ring.count }
 
     /// The seq of the oldest event kept (head + 1 while the log is empty).
     public var oldest: UInt64 { head - UInt64(count) + 1 }
@@ -74,9 +84,10 @@ public struct EventLog: Sendable {
         head += 1
         event.seq = head
         let bytes = event.result?.count ?? 0
-        while count == ring.count || (count > 0 && inlineBytes + bytes > maxInlineBytes) {
+        while count == capacity || (count > 0 && inlineBytes + bytes > maxInlineBytes) {
             dropOldest()
         }
+        if count == ring.count { grow() }
         ring[(start + count) % ring.count] = event
         count += 1
         inlineBytes += bytes
@@ -97,6 +108,17 @@ public struct EventLog: Sendable {
         }
         head = expected
         for event in stored[first...] { append(event) }
+    }
+
+    /// Doubles the slots (up to `capacity`), the kept events first in order: O(count), once per doubling.
+    private mutating func grow() {
+        let slots = min(capacity, max(Self.initialSlots, ring.count * 2))
+        var grown: [Event?] = []
+        grown.reserveCapacity(slots)
+        for offset in 0..<count { grown.append(ring[(start + offset) % ring.count]) }
+        grown.append(contentsOf: repeatElement(nil, count: slots - count))
+        ring = grown
+        start = 0
     }
 
     private mutating func dropOldest() {

@@ -84,6 +84,37 @@ import Testing
         #expect(log.oldest == 3, "an event without a result costs no bytes")
     }
 
+    @Test func theRingGrowsAsEventsComeUpToItsCapacity() {
+        var log = EventLog(capacity: 1000, maxInlineResultBytes: 1 << 20)
+        #expect(log.slotCount == 0, "an idle log holds no slots")
+        log.append(event())
+        #expect(log.slotCount == EventLog.initialSlots)
+        for _ in 1..<100 { log.append(event()) }
+        #expect(log.slotCount == 128)
+        for _ in 100..<2500 { log.append(event()) }
+        #expect(log.slotCount == 1000)
+        #expect(log.head == 2500)
+        #expect(log.oldest == 1501)
+        #expect(seqs(log.read(after: 1500, limit: 2000)) == Array(1501...2500))
+        #expect(EventLog(capacity: 10, maxInlineResultBytes: 0).capacity == 10)
+    }
+
+    @Test func growingAfterTheOldestWereDroppedKeepsTheOrder() {
+        // Inline results push the oldest out before the ring is full, so it wraps before it grows.
+        var log = EventLog(capacity: 500, maxInlineResultBytes: 2500)
+        for _ in 0..<50 { log.append(event(.taskDone, result: digits(count: 1000))) }
+        #expect(log.slotCount == EventLog.initialSlots)
+        #expect(log.oldest == 49)
+        for _ in 0..<300 { log.append(event()) }
+        #expect(log.slotCount == 500)
+        #expect(log.head == 350)
+        #expect(log.oldest == 49)
+        #expect(seqs(log.read(after: 48, limit: 1000)) == Array(49...350))
+        for _ in 0..<1000 { log.append(event()) }
+        #expect(log.slotCount == 500)
+        #expect(seqs(log.read(after: 850, limit: 1000)) == Array(851...1350))
+    }
+
     @Test func theSchedulersEventsTellTheStory() throws {
         let harness = SchedulerHarness()
         harness.ready(1, pid: 321)
