@@ -167,6 +167,8 @@ install-files:
 
 ## deb: .build/deb/fibd_VERSION_ARCH.deb (and the link .build/deb/fibd.deb), from a staged install with
 ## PREFIX=/usr; Depends come from the libraries the binary really loads (dpkg-shlibdeps).
+# A binary with packed relative relocations (DT_RELR, Package.swift) needs glibc 2.36's loader, which
+# dpkg-shlibdeps does not see (no symbol of that version is used): the libc6 minimum is raised by hand.
 deb: release
 	version=$$($(RELEASE_BINARY) --version | awk '{print $$2}'); \
 	arch=$$(dpkg --print-architecture); \
@@ -182,6 +184,9 @@ deb: release
 	printf 'Source: fibd\n\nPackage: fibd\nArchitecture: any\n' > $(DEB_DIR)/shlibdeps/debian/control; \
 	depends=$$(cd $(DEB_DIR)/shlibdeps && dpkg-shlibdeps -O "$$stage/usr/bin/fibd" | sed -n 's/^shlibs:Depends=//p'); \
 	[ -n "$$depends" ] || { echo "deb: dpkg-shlibdeps found no dependencies" >&2; exit 1; }; \
+	if readelf -V "$$stage/usr/bin/fibd" | grep -q GLIBC_ABI_DT_RELR; then \
+	    depends=$$(printf '%s' "$$depends" | sed -E 's/libc6 \(>= [^)]*\)/libc6 (>= 2.36)/'); \
+	fi; \
 	size=$$(du -sk --exclude=DEBIAN "$$stage" | cut -f1); \
 	sed -e "s/@VERSION@/$$version/" -e "s/@ARCH@/$$arch/" -e "s/@INSTALLED_SIZE@/$$size/" \
 	    -e "s/@DEPENDS@/$$depends/" packaging/debian/control.in > "$$stage/DEBIAN/control"; \

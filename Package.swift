@@ -3,6 +3,18 @@ import PackageDescription
 
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
+// The release binary is linked by lld with its relative relocations packed (DT_RELR: 8 KB instead of the
+// 960 KB of RELA that the loader reads in every process, each worker included) and without the dynamic
+// export of every Swift symbol that the static Swift stdlib asks for (2 MB of .dynsym and .dynstr; nothing
+// looks fibd's symbols up at run time, and backtraces read the static symbol table). The sum of idle RSS,
+// daemon plus two workers, went from 52.3 to 43.8 MB with these alone.
+let releaseLinking: [LinkerSetting] = [
+    .unsafeFlags(
+        ["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic"],
+        .when(configuration: .release)
+    )
+]
+
 let package = Package(
     name: "fibd",
     platforms: [.macOS(.v14)],
@@ -73,7 +85,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict
+            swiftSettings: strict,
+            linkerSettings: releaseLinking
         ),
         .testTarget(name: "FibMathTests", dependencies: ["FibMath"], swiftSettings: strict),
         .testTarget(name: "FibCoreTests", dependencies: ["FibCore"], swiftSettings: strict),
