@@ -5,32 +5,24 @@
 /// The worker's end of the socketpair: plain blocking reads and writes, no event loop, so that
 /// `fibd worker` starts without setting up NIO.
 struct BlockingChannel {
-    enum ReadOutcome: Equatable {
-        case complete
-        /// EOF before the first byte: the parent closed the channel between frames.
+    let descriptor: CInt
+
+    enum ReadSomeOutcome: Equatable {
+        case read(count: Int)
+        /// EOF: the parent closed the channel.
         case endOfInput
-        /// EOF after part of the bytes.
-        case truncated
         case failed(errno: CInt)
     }
 
-    let descriptor: CInt
-
-    /// Fills `buffer` entirely, retrying after EINTR and short reads.
-    func readExactly(into buffer: UnsafeMutableRawBufferPointer) -> ReadOutcome {
-        guard let base = buffer.baseAddress else { return .complete }
-        var done = 0
-        while done < buffer.count {
-            let count = read(descriptor, base + done, buffer.count - done)
-            if count > 0 {
-                done += count
-            } else if count == 0 {
-                return done == 0 ? .endOfInput : .truncated
-            } else if errno != EINTR {
-                return .failed(errno: errno)
-            }
+    /// Reads what has arrived into `buffer` (at least one byte), waiting if nothing has; retries after EINTR.
+    func readSome(into buffer: UnsafeMutableRawBufferPointer) -> ReadSomeOutcome {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return .failed(errno: ENOBUFS) }
+        while true {
+            let count = read(descriptor, base, buffer.count)
+            if count > 0 { return .read(count: count) }
+            if count == 0 { return .endOfInput }
+            if errno != EINTR { return .failed(errno: errno) }
         }
-        return .complete
     }
 
     /// Writes all of `parts` in order, with as few system calls as the kernel allows.

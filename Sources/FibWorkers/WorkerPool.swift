@@ -9,7 +9,10 @@ import NIOPosix
 
 /// The pool of `fibd worker` processes: spawns them, hands them jobs, reaps and respawns them.
 ///
-/// Every slot runs one process at a time, one job at a time. A process that dies is reaped (no
+/// Every slot runs one process at a time. A process may be sent several jobs before it answers (the
+/// scheduler does so with trivial ones); it answers them in order. The frames sent to a process during one
+/// turn of the event loop go out in one write at the end of the turn, so that a burst of jobs costs one
+/// system call and one wake-up of the worker. A process that dies is reaped (no
 /// zombie is ever left), reported with `workerExited`, and replaced: at once after ``kill(_:)``;
 /// at once too after a death the pool did not cause (an operator's kill, the OOM killer) of a worker
 /// that had said hello and lived longer than the slot's backoff, since replacing it cannot then spin
@@ -34,6 +37,13 @@ public final class WorkerPool: WorkerPoolControl, @unchecked Sendable {
     private var targetCount: Int
     private var started = false
     private var shutdownPromise: EventLoopPromise<Void>?
+    /// Slots with frames waiting for the end of this loop turn, and whether that flush is scheduled.
+    private var slotsToFlush: [WorkerID] = []
+    private var flushScheduled = false
+
+    /// The most jobs a slot may have unanswered: a guard against a runaway caller (the scheduler keeps
+    /// its own, smaller bound).
+    static let maxJobsPerSlot = 1024
 
     /// First and largest delays before respawning a slot whose process died unasked.
     static let crashBackoffRange: (first: TimeAmount, last: TimeAmount) = (.milliseconds(100), .seconds(5))
@@ -73,10 +83,11 @@ public final class WorkerPool: WorkerPoolControl, @unchecked Sendable {
 
     // MARK: WorkerPoolControl
 
-    /// Sends `job` to `worker`, which must be idle (it reported ready, or finished its last job).
+    /// Sends `job` to `worker`, which must have reported ready; it may have other jobs unanswered, which
+    /// it answers first. The frame goes out with the others sent to the worker in this loop turn.
     ///
-    /// If the worker's process has died and its exit is not reported yet, the job is kept as the
-    /// slot's job and is covered by the coming `workerExited`.
+    /// If the worker's process has died and its exit is not reported yet, the job is kept as one of the
+    /// slot's jobs and is covered by the coming `workerExited`.
     public func start(_ job: Job, on worker: WorkerID) {
         eventLoop.preconditionInEventLoop()
         guard let slot = slots[worker] else {
@@ -84,20 +95,49 @@ public final class WorkerPool: WorkerPoolControl, @unchecked Sendable {
             return
         }
         switch slot.phase {
-        case .idle where !slot.retiring:
+        case .idle where !slot.retiring, .busy where !slot.retiring:
+            guard slot.jobIDs.count < Self.maxJobsPerSlot else {
+                misuse("start(\(job.id)) on worker \(worker), which has \(slot.jobIDs.count) jobs unanswered")
+                return
+            }
             guard let channel = slot.process?.channel else {
                 misuse("start(\(job.id)) on worker \(worker) without a channel")
                 return
             }
             slot.phase = .busy
-            slot.jobID = job.id
-            let frame = channel.allocator.buffer(bytes: WorkerCommand.compute(job).encoded())
-            // A failed write closes the channel; the death is reported like any other.
-            channel.writeAndFlush(frame, promise: nil)
+            slot.jobIDs.append(job.id)
+            var frames = slot.pendingFrames ?? channel.allocator.buffer(capacity: 256)
+            slot.pendingFrames = nil  // so that the buffer is not shared while it grows
+            if frames.readableBytes == 0 { slotsToFlush.append(worker) }
+            WorkerCommand.compute(job).encode(into: &frames)
+            slot.pendingFrames = frames
+            scheduleFlush()
         case .stopping, .reaping:
-            slot.jobID = job.id
+            slot.jobIDs.append(job.id)
         case .idle, .starting, .busy, .waiting:
             misuse("start(\(job.id)) on worker \(worker), which is \(slot.phase)\(slot.retiring ? " and leaving" : "")")
+        }
+    }
+
+    /// Writes the frames of this loop turn once the turn's other work (the reads that answered jobs, the
+    /// requests that submitted them) is done.
+    private func scheduleFlush() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        eventLoop.execute { self.flushPendingFrames() }
+    }
+
+    private func flushPendingFrames() {
+        flushScheduled = false
+        let ids = slotsToFlush
+        slotsToFlush = []
+        for id in ids {
+            guard let slot = slots[id], let frames = slot.pendingFrames else { continue }
+            slot.pendingFrames = nil
+            // Frames for a process that was killed meanwhile go with it.
+            guard slot.phase == .busy, let channel = slot.process?.channel else { continue }
+            // A failed write closes the channel; the death is reported like any other.
+            channel.writeAndFlush(frames, promise: nil)
         }
     }
 
@@ -118,7 +158,7 @@ public final class WorkerPool: WorkerPoolControl, @unchecked Sendable {
     // MARK: Pool management
 
     /// Grows or shrinks the pool to `count` workers (at least 1). New slots spawn at once; idle
-    /// slots leave at once, busy ones when their job ends (`jobFinished` is still reported).
+    /// slots leave at once, busy ones when their jobs end (`jobFinished` is still reported).
     /// A leaving slot reports `workerExited` and is never ready again.
     ///
     /// - Returns: the slots that leave; start no job on them.
@@ -185,7 +225,7 @@ public final class WorkerPool: WorkerPoolControl, @unchecked Sendable {
                 id: slot.id,
                 pid: live?.pid,
                 state: slot.phase.publicState,
-                jobID: slot.jobID,
+                jobID: slot.jobIDs.first,
                 spawnedAtNanos: live?.spawnedAtNanos,
                 restarts: slot.restarts,
                 bytesReceived: slot.bytesReceived,
@@ -339,20 +379,22 @@ public final class WorkerPool: WorkerPoolControl, @unchecked Sendable {
     // MARK: Jobs and departures
 
     private func finishJob(_ slot: WorkerSlot, pid: Int32, jobID: UInt64, outcome: JobOutcome) {
-        guard slot.phase == .busy, slot.jobID == jobID else {
-            violation(slot, "an answer to job \(jobID), which it was not running")
+        guard slot.phase == .busy, slot.jobIDs.first == jobID else {
+            violation(slot, "an answer to job \(jobID), which was not the oldest it had to answer")
             return
         }
-        slot.phase = .idle
-        slot.jobID = nil
+        slot.jobIDs.removeFirst()
         slot.backoff = Self.crashBackoffRange.first
-        if slot.retiring {
-            retire(slot)
+        if slot.jobIDs.isEmpty {
+            slot.phase = .idle
+            if slot.retiring {
+                retire(slot)
+            }
         }
         delegate?.jobFinished(slot.id, job: jobID, outcome: outcome)
     }
 
-    /// Takes `slot` out of the pool: at once if it has no process or an idle one, else when its job ends.
+    /// Takes `slot` out of the pool: at once if it has no process or an idle one, else when its jobs end.
     private func retire(_ slot: WorkerSlot) {
         slot.retiring = true
         switch slot.phase {
@@ -440,7 +482,8 @@ public final class WorkerPool: WorkerPoolControl, @unchecked Sendable {
         eventLoop.preconditionInEventLoop()
         guard let slot = slots[id], let process = slot.process, process.pid == pid else { return }
         slot.process = nil
-        slot.jobID = nil
+        slot.jobIDs = []
+        slot.pendingFrames = nil
         slot.phase = .waiting
         let expected = process.stopReason != nil && process.stopReason != .violation
         let fields = metadata(slot, pid: pid, ["worker.exit": "\(exit)"])
@@ -542,7 +585,10 @@ final class WorkerSlot {
     let id: WorkerID
     var phase: Phase = .waiting
     var process: WorkerProcess?
-    var jobID: UInt64?
+    /// Jobs sent and not answered, oldest first (the process answers in order).
+    var jobIDs: [UInt64] = []
+    /// Compute frames to write at the end of this loop turn.
+    var pendingFrames: ByteBuffer?
     var restarts = 0
     var bytesReceived: UInt64 = 0
     /// The delay before the next respawn after an unasked death.

@@ -1,11 +1,13 @@
 import FibCore
 import FibMath
+import NIOCore
 
 // The wire protocol between the daemon and `fibd worker`, over a SOCK_STREAM socketpair.
 //
 // Every frame: UInt32 big-endian length of what follows, a UInt8 kind, then the payload
 // (integers big-endian). Parent -> worker: `compute`. Worker -> parent: `hello` (once, first),
-// then one `result` or `failure` per `compute`. These functions are pure and Foundation-free
+// then one `result` or `failure` per `compute`, in the order of the `compute` frames; the parent may send
+// several `compute` frames before the first answer. These functions are pure and Foundation-free
 // so that the worker, which must start in a millisecond or two, can use them too.
 
 /// The kind byte of a frame.
@@ -242,6 +244,20 @@ extension WorkerCommand {
             bytes.append(job.algorithm.wireCode)
             bytes.appendBigEndian(job.n)
             return bytes
+        }
+    }
+}
+
+extension WorkerCommand {
+    /// Appends the frame to `buffer`: the same bytes as ``encoded()``, without an array in between.
+    public func encode(into buffer: inout ByteBuffer) {
+        switch self {
+        case .compute(let job):
+            buffer.writeInteger(UInt32(1 + WorkerProtocol.computePayloadLength))
+            buffer.writeInteger(WorkerFrameKind.compute.rawValue)
+            buffer.writeInteger(job.id)
+            buffer.writeInteger(job.algorithm.wireCode)
+            buffer.writeInteger(job.n)
         }
     }
 }

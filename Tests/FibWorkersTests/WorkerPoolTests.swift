@@ -59,6 +59,65 @@ struct WorkerPoolTests {
         }
     }
 
+    @Test func severalJobsSentAtOnceAreAnsweredInOrder() async throws {
+        let harness = try await PoolHarness(count: 1)
+        _ = try await harness.events.expectReady(0)
+        // Sent in one loop turn, so they reach the worker in one write and come back together.
+        let jobs =
+            (0..<40).map { Job(id: 100 + UInt64($0), n: UInt64($0) * 25, algorithm: .fast) }
+            + [Job(id: 200, n: 94, algorithm: .recursive), Job(id: 201, n: 20, algorithm: .recursive)]
+        try await harness.onLoop { pool in
+            for job in jobs { pool.start(job, on: 0) }
+        }
+        #expect(try await harness.snapshot().first?.jobID == 100, "the slot shows the oldest job")
+        var answered: [UInt64] = []
+        for _ in jobs {
+            let (slot, job, outcome): (WorkerID, UInt64, JobOutcome) = try await harness.events.expect("an answer") {
+                event in
+                guard case .finished(let slot, let job, let outcome) = event else { return nil }
+                return (slot, job, outcome)
+            }
+            #expect(slot == 0)
+            answered.append(job)
+            if let sent = jobs.first(where: { $0.id == job }), sent.id < 200 {
+                let expected: [UInt8] = try Fibonacci.decimal(sent.n, algorithm: .fast)
+                let text = String(decoding: expected, as: UTF8.self)
+                #expect(outcome.digits == text, "F(\(sent.n))")
+            }
+        }
+        #expect(answered == jobs.map(\.id))
+        #expect(try await harness.snapshot().first?.state == .idle)
+        // More jobs on the same worker: it is ready for the next burst.
+        try await harness.onLoop { pool in
+            pool.start(Job(id: 300, n: 10, algorithm: .fast), on: 0)
+            pool.start(Job(id: 301, n: 11, algorithm: .fast), on: 0)
+        }
+        #expect(try await harness.events.expectFinished(job: 300).1.digits == "55")
+        #expect(try await harness.events.expectFinished(job: 301).1.digits == "89")
+        try await harness.close()
+    }
+
+    @Test func killingAWorkerWithSeveralJobsDropsThemAll() async throws {
+        let harness = try await PoolHarness(count: 1)
+        let (_, pid) = try await harness.events.expectReady(0)
+        try await harness.onLoop { pool in
+            pool.start(Job(id: 400, n: longJob.n, algorithm: .recursive), on: 0)
+            pool.start(Job(id: 401, n: 5, algorithm: .fast), on: 0)
+        }
+        try await awaitComputing(pid)
+        try await harness.onLoop { $0.kill(0) }
+        let (_, exit) = try await harness.events.expectExited(pid: pid)
+        #expect(exit == .signaled(signal: SIGKILL))
+        _ = try await harness.events.expectReady(0)
+        #expect(try await harness.snapshot().first?.jobID == nil)
+        #expect(
+            !harness.events.pending().contains { event in
+                if case .finished = event { return true }
+                return false
+            }, "no answer from the killed process")
+        try await harness.close()
+    }
+
     @Test func recursiveBeyondMachineWordsIsAFailureAnswer() async throws {
         let harness = try await PoolHarness(count: 1)
         _ = try await harness.events.expectReady(0)

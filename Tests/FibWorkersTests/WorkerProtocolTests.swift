@@ -34,6 +34,9 @@ struct WorkerProtocolTests {
         let decoded = try #require(try decodeCommand(bytes))
         #expect(decoded.command == .compute(job))
         #expect(decoded.frameLength == bytes.count)
+        var buffer = ByteBufferAllocator().buffer(capacity: 0)
+        WorkerCommand.compute(job).encode(into: &buffer)
+        #expect(Array(buffer.readableBytesView) == bytes, "the pool's encoding is the same bytes")
     }
 
     @Test func helloRoundTrips() throws {
