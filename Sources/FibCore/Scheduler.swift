@@ -25,8 +25,13 @@ public struct WorkerRecord: Sendable {
     public var id: WorkerID
     public var pid: Int32?
     public var state: State
-    public var job: UInt64?
-    public var computation: ComputationKey?
+    /// Jobs sent and not answered yet, oldest first. The worker answers them in order, so the first is
+    /// the one it runs. More than one only when all are trivial (the scheduler's pipelining).
+    public internal(set) var jobs: [JobInFlight] = []
+    /// The job it runs: the oldest it was sent and has not answered.
+    public var job: UInt64? { jobs.first?.id }
+    /// The computation of that job; nil when nobody waits for it any more (a trivial job whose tasks ended).
+    public var computation: ComputationKey? { jobs.first?.computation }
     /// The first live task of the computation it runs.
     public var task: TaskID?
     public var done = 0
@@ -36,10 +41,36 @@ public struct WorkerRecord: Sendable {
     /// The pool is taking this slot away (it shrinks): no new job goes to it, and its record
     /// goes once its process has exited.
     public var isLeaving = false
+
+    /// Whether a trivial job may queue behind the ones it has: a non-trivial job is always alone.
+    var runsOnlyTrivialJobs: Bool { jobs.first?.isTrivial ?? true }
+}
+
+/// A job a worker was sent and has not answered.
+public struct JobInFlight: Sendable, Equatable {
+    public var id: UInt64
+    /// What it computes; nil once abandoned: every task that waited for it ended (cancelled or timed out)
+    /// while it was trivial, so it was left to finish rather than killed, and its answer is dropped.
+    public var computation: ComputationKey?
+    /// Trivial by ``SchedulerLimits/isTrivial(n:algorithm:)`` when it was sent.
+    public var isTrivial: Bool
 }
 
 /// The heart of fibd: tasks, their state machine, the run queue, coalescing of identical
 /// tasks, the result cache, timeouts, retries, retention, and the event log.
+///
+/// A worker runs one job at a time, but trivial jobs (estimated well under the cost of a round trip to a
+/// worker, ``SchedulerLimits/trivialJobNanos``) may be sent to a busy worker that runs only trivial ones,
+/// up to ``SchedulerLimits/maxJobsPerWorker``, so that one frame write and one wake-up each way serve many
+/// of them. Any other job goes only to an idle worker and nothing is ever queued behind it: a long job never
+/// holds up a short one, and long jobs spread over all workers. The queue's order holds across both kinds:
+/// a job starts only when every job before it has started. A pipelined job is running from when it is sent,
+/// so its timeout counts from then.
+///
+/// Cancelling or timing out the last task of a running job SIGKILLs its worker (`kill`) when the job is
+/// not trivial, freeing the CPU at once; a trivial job is left to finish (it costs microseconds) and its
+/// answer is dropped. A worker that dies with several jobs: all are queued again, and only the oldest (the
+/// one it was running) counts as an attempt.
 ///
 /// Pure and deterministic: it reads no clock (each call is handed `now`) and does no I/O.
 /// What it wants done to workers comes out of ``takeActions()``; the tasks that ended out
@@ -50,6 +81,8 @@ public final class Scheduler {
         var priority: Int
         /// Order of first submission: FIFO within a priority, kept when requeued.
         var seq: UInt64
+        /// Cheap enough to queue behind other trivial jobs on a busy worker.
+        var isTrivial: Bool
         /// Bumped whenever the computation's place in the queue changes; older queue entries are stale.
         var version: UInt64 = 0
         /// Tasks still waiting for this computation (queued or running), in submission order.
@@ -169,8 +202,7 @@ public final class Scheduler {
                 computation.priority = max(computation.priority, task.priority)
                 computations[key] = computation
             } else {
-                var computation = Computation(key: key, priority: task.priority, seq: nextSeq)
-                nextSeq += 1
+                var computation = newComputation(key, priority: task.priority)
                 computation.members = [task.id]
                 computation.attempts = task.attempts
                 computations[key] = computation
@@ -368,8 +400,7 @@ public final class Scheduler {
             computations[key] = computation
             return id
         }
-        var computation = Computation(key: key, priority: request.priority, seq: nextSeq)
-        nextSeq += 1
+        var computation = newComputation(key, priority: request.priority)
         computation.members = [id]
         computations[key] = computation
         enqueue(computation)
@@ -407,8 +438,7 @@ public final class Scheduler {
         var record = workers[worker] ?? WorkerRecord(id: worker, state: .idle)
         record.pid = pid
         record.state = .idle
-        record.job = nil
-        record.computation = nil
+        record.jobs = []
         record.task = nil
         record.readyAt = now.wallNanos
         workers[worker] = record
@@ -431,31 +461,36 @@ public final class Scheduler {
         }
     }
 
+    /// The worker answered `job`. Answers come in the order the jobs were sent; any other answer (to a job
+    /// of a killed process, or out of order) is dropped. The answer to an abandoned trivial job is dropped too.
     public func jobFinished(_ worker: WorkerID, job: UInt64, outcome: JobOutcome, now: Moment) {
-        guard var record = workers[worker], record.state == .busy, record.job == job,
-            let key = record.computation, let computation = computations[key]
+        guard var record = workers[worker], record.state == .busy, let answered = record.jobs.first,
+            answered.id == job
         else { return }
-        record.state = .idle
-        record.job = nil
-        record.computation = nil
-        record.task = nil
-        // Forgotten before its members finish: otherwise the last one to leave sees a running
-        // computation nobody waits for and kills the worker that just answered.
-        computations[key] = nil
+        record.jobs.removeFirst()
+        if record.jobs.isEmpty { record.state = .idle }
+        record.task = firstTask(of: record.jobs.first)
         switch outcome {
-        case .success(let result):
-            record.done += 1
-            cache.insert(result.digits, for: key)
-            for id in computation.members {
-                finish(id, as: .done, result: result.digits, error: nil, now: now)
-            }
-        case .failure(let message):
-            record.failed += 1
-            for id in computation.members {
-                finish(id, as: .failed, result: nil, error: message, now: now)
-            }
+        case .success: record.done += 1
+        case .failure: record.failed += 1
         }
         workers[worker] = record
+        if let key = answered.computation, let computation = computations[key], computation.job == job {
+            // Forgotten before its members finish: otherwise the last one to leave sees a running
+            // computation nobody waits for and kills the worker that just answered.
+            computations[key] = nil
+            switch outcome {
+            case .success(let result):
+                cache.insert(result.digits, for: key)
+                for id in computation.members {
+                    finish(id, as: .done, result: result.digits, error: nil, now: now)
+                }
+            case .failure(let message):
+                for id in computation.members {
+                    finish(id, as: .failed, result: nil, error: message, now: now)
+                }
+            }
+        }
         dispatch(now: now)
         forgetExpired(now: now)
     }
@@ -470,18 +505,23 @@ public final class Scheduler {
             counters.workerRestarts += 1
             record.restarts += 1
         }
-        let lost = record.computation
+        let lost = record.jobs
         record.state = .restarting
         record.pid = nil
-        record.job = nil
-        record.computation = nil
+        record.jobs = []
         record.task = nil
         workers[worker] = record.isLeaving ? nil : record
-        if let key = lost, var computation = computations[key], computation.worker == worker {
+        // The worker answers in order, so it died running the oldest job it had: only that one counts as
+        // an attempt; the ones queued behind it never started.
+        for (index, lostJob) in lost.enumerated() {
+            guard let key = lostJob.computation, var computation = computations[key], computation.job == lostJob.id
+            else { continue }
+            let counted = index == 0
             computation.worker = nil
             computation.job = nil
             computation.startedAt = nil
-            if computation.attempts >= limits.maxAttempts {
+            if !counted { computation.attempts -= 1 }
+            if counted, computation.attempts >= limits.maxAttempts {
                 let message = "\(exit); gave up after \(computation.attempts) attempts"
                 for id in computation.members {
                     finish(id, as: .failed, result: nil, error: message, now: now)
@@ -489,7 +529,7 @@ public final class Scheduler {
                 computations[key] = nil
             } else {
                 counters.requeued += 1
-                for id in computation.members { markRequeued(id, exit: exit, now: now) }
+                for id in computation.members { markRequeued(id, exit: exit, counted: counted, now: now) }
                 computation.version += 1
                 computations[key] = computation
                 enqueue(computation)
@@ -543,40 +583,82 @@ public final class Scheduler {
         }
     }
 
+    private func newComputation(_ key: ComputationKey, priority: Int) -> Computation {
+        defer { nextSeq += 1 }
+        return Computation(
+            key: key, priority: priority, seq: nextSeq, isTrivial: limits.isTrivial(n: key.n, algorithm: key.algorithm))
+    }
+
+    /// Starts queued computations in queue order while the next one has a worker to go to.
     private func dispatch(now: Moment) {
-        while true {
-            // A draining daemon starts nothing new: queued tasks wait for the next start.
-            guard !isDraining else { return }
-            guard let worker = workers.values.filter({ $0.state == .idle && !$0.isLeaving }).min(by: { $0.id < $1.id })
-            else { return }
-            guard var computation = popQueued() else { return }
-            let job = Job(id: nextJobID, n: computation.key.n, algorithm: computation.key.algorithm)
-            nextJobID += 1
-            computation.attempts += 1
-            computation.worker = worker.id
-            computation.job = job.id
-            computation.startedAt = now
-            computations[computation.key] = computation
-            var record = worker
-            record.state = .busy
-            record.job = job.id
-            record.computation = computation.key
-            record.task = computation.members.first
-            workers[worker.id] = record
-            for id in computation.members { markRunning(id, computation: computation, now: now) }
-            actions.append(.start(job, on: worker.id))
+        // A draining daemon starts nothing new: queued tasks wait for the next start.
+        guard !isDraining else { return }
+        while let entry = nextQueued(), let computation = computations[entry.key],
+            let worker = worker(for: computation)
+        {
+            _ = runQueue.pop()
+            start(computation, on: worker, now: now)
         }
     }
 
-    private func popQueued() -> Computation? {
-        while let entry = runQueue.pop() {
+    /// The worker that takes `computation` now, if any: an idle one (the lowest id first); for a trivial job,
+    /// failing that, the busy worker with the fewest jobs among those that run only trivial jobs and have room.
+    private func worker(for computation: Computation) -> WorkerID? {
+        var best: (load: Int, id: WorkerID)?
+        for record in workers.values where !record.isLeaving {
+            let load: Int
+            switch record.state {
+            case .idle:
+                load = 0
+            case .busy:
+                guard computation.isTrivial, record.runsOnlyTrivialJobs, record.jobs.count < limits.maxJobsPerWorker
+                else { continue }
+                load = record.jobs.count
+            case .restarting:
+                continue
+            }
+            if best.map({ (load, record.id) < $0 }) ?? true { best = (load, record.id) }
+        }
+        return best?.id
+    }
+
+    private func start(_ started: Computation, on worker: WorkerID, now: Moment) {
+        guard var record = workers[worker] else { return }
+        var computation = started
+        let job = Job(id: nextJobID, n: computation.key.n, algorithm: computation.key.algorithm)
+        nextJobID += 1
+        computation.attempts += 1
+        computation.worker = worker
+        computation.job = job.id
+        computation.startedAt = now
+        computations[computation.key] = computation
+        if record.jobs.isEmpty { record.task = computation.members.first }
+        record.state = .busy
+        record.jobs.append(JobInFlight(id: job.id, computation: computation.key, isTrivial: computation.isTrivial))
+        workers[worker] = record
+        for id in computation.members { markRunning(id, computation: computation, now: now) }
+        actions.append(.start(job, on: worker))
+    }
+
+    /// The head of the run queue, once the stale entries before it are dropped.
+    private func nextQueued() -> QueueEntry? {
+        while let entry = runQueue.min {
             if let computation = computations[entry.key], computation.version == entry.version,
                 computation.worker == nil
             {
-                return computation
+                return entry
             }
+            _ = runQueue.pop()
         }
         return nil
+    }
+
+    /// The computation the next job in line starts: for tests of the queue's order.
+    func nextQueuedComputation() -> ComputationKey? { nextQueued()?.key }
+
+    /// The task a worker shows while it runs `job`: the first still waiting for it.
+    private func firstTask(of job: JobInFlight?) -> TaskID? {
+        job?.computation.flatMap { computations[$0]?.members.first }
     }
 
     private func markRunning(_ id: TaskID, computation: Computation, now: Moment) {
@@ -608,7 +690,9 @@ public final class Scheduler {
         appendEvent(event)
     }
 
-    private func markRequeued(_ id: TaskID, exit: WorkerExit, now: Moment) {
+    /// - Parameter counted: the attempt counts (the worker died running this job), or is taken back (the
+    ///   job was waiting behind another on that worker).
+    private func markRequeued(_ id: TaskID, exit: WorkerExit, counted: Bool, now: Moment) {
         guard var task = tasks[id], task.state == .running else { return }
         counters.running -= 1
         counters.queued += 1
@@ -623,6 +707,7 @@ public final class Scheduler {
         task.state = .queued
         task.startedAt = nil
         task.workerPID = nil
+        if !counted { task.attempts -= 1 }
         tasks[id] = task
         changed(id)
         deadlineOf[id] = nil
@@ -694,15 +779,22 @@ public final class Scheduler {
             return
         }
         computations[key] = nil
-        if let worker = computation.worker, var record = workers[worker], record.job == computation.job {
-            // Nobody waits for this result any more: free the CPU now.
-            record.state = .restarting
-            record.job = nil
-            record.computation = nil
-            record.task = nil
+        guard let worker = computation.worker, var record = workers[worker],
+            let index = record.jobs.firstIndex(where: { $0.id == computation.job })
+        else { return }
+        if record.jobs[index].isTrivial {
+            // Not worth a worker: it finishes in microseconds, and its answer is dropped.
+            record.jobs[index].computation = nil
+            if index == 0 { record.task = nil }
             workers[worker] = record
-            actions.append(.kill(worker))
+            return
         }
+        // Nobody waits for this result any more: free the CPU now. A non-trivial job is alone on its worker.
+        record.state = .restarting
+        record.jobs = []
+        record.task = nil
+        workers[worker] = record
+        actions.append(.kill(worker))
     }
 
     private func forgetExpired(now: Moment) {

@@ -1,3 +1,5 @@
+import FibMath
+
 /// The bounds the scheduler keeps. Every queue and store it owns has one.
 public struct SchedulerLimits: Sendable, Equatable {
     /// The largest n accepted for `fast`.
@@ -22,8 +24,21 @@ public struct SchedulerLimits: Sendable, Equatable {
     public var eventLogCapacity: Int = 65_536
     /// Bytes of results carried inline by `task.done` events, in all.
     public var eventLogResultBytes: Int = 16 << 20
+    /// Jobs a worker may be given at once. Past the first, only trivial jobs (see ``trivialJobNanos``) queue
+    /// behind a busy worker, so that one frame write and one wake-up each way serve many of them; 1 turns
+    /// this pipelining off.
+    public var maxJobsPerWorker: Int = 32
+    /// A job whose estimated cost (`Fibonacci.estimatedNanos`) is at most this is trivial: well under
+    /// what a round trip to a worker costs (two wake-ups, 20-25 µs each), so queueing it behind other
+    /// trivial jobs delays nobody noticeably. Anything dearer goes only to an idle worker.
+    public var trivialJobNanos: UInt64 = 10_000
 
     public init() {}
+
+    /// Whether F(n) with `algorithm` is a trivial job under ``trivialJobNanos``.
+    public func isTrivial(n: UInt64, algorithm: Algorithm) -> Bool {
+        Fibonacci.estimatedNanos(n, algorithm: algorithm) <= trivialJobNanos
+    }
 }
 
 /// Priorities a task may ask for; higher runs first.

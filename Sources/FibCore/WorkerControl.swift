@@ -66,10 +66,13 @@ public func signalName(_ signal: Int32) -> String {
 /// Implemented by FibWorkers' `WorkerPool`. Every call is made on the event loop
 /// that the pool was created with.
 public protocol WorkerPoolControl: AnyObject {
-    /// Sends `job` to the worker, which must have reported ready and be idle.
+    /// Sends `job` to the worker, which must have reported ready. A worker may be sent several jobs before
+    /// it answers (the scheduler does so only with trivial jobs); it runs and answers them in the order
+    /// they were sent.
     func start(_ job: Job, on worker: WorkerID)
     /// SIGKILLs the worker's process; the pool reaps it and respawns the slot
-    /// without backoff, then reports `workerExited` and later `workerReady`.
+    /// without backoff, then reports `workerExited` and later `workerReady`. Every job the
+    /// worker was sent and had not answered is lost with it.
     func kill(_ worker: WorkerID)
 }
 
@@ -77,7 +80,7 @@ public protocol WorkerPoolControl: AnyObject {
 public protocol WorkerPoolDelegate: AnyObject {
     /// A (re)spawned worker answered its hello and can take a job.
     func workerReady(_ worker: WorkerID, pid: Int32)
-    /// The worker answered the job; it is idle again.
+    /// The worker answered its oldest unanswered job; it is idle again once it has answered them all.
     func jobFinished(_ worker: WorkerID, job: UInt64, outcome: JobOutcome)
     /// The worker's process ended and was reaped (no zombie is left). The pool
     /// respawns the slot itself (with backoff after crashes it did not cause).

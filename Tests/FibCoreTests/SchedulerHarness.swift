@@ -8,17 +8,26 @@ import Testing
 final class SchedulerHarness {
     let scheduler: Scheduler
     var now = Moment(monotonicNanos: 5_000 * nanosPerSecond, wallNanos: 1_800_000_000 * 1_000_000_000)
-    /// The job each worker was last told to start, as read from the actions.
-    private(set) var jobOf: [WorkerID: Job] = [:]
+    /// The jobs each worker was told to start and has not answered, oldest first, as read from the actions.
+    private(set) var jobsOf: [WorkerID: [Job]] = [:]
     /// Every action taken so far, oldest first.
     private(set) var actionHistory: [SchedulerAction] = []
 
-    init(limits: SchedulerLimits = SchedulerLimits(), firstTaskID: UInt64 = 1) {
+    init(limits: SchedulerLimits = SchedulerHarness.baseLimits, firstTaskID: UInt64 = 1) {
         scheduler = Scheduler(limits: limits, firstTaskID: firstTaskID)
     }
 
+    /// The limits tests start from: the defaults, except that no job is trivial, so that every worker runs
+    /// one job at a time and the small n the tests use stand for jobs of any length. Tests of pipelining
+    /// use ``pipelining`` instead.
+    static let baseLimits = limits { _ in }
+
+    /// The defaults as they are, trivial jobs and all.
+    static let pipelining = SchedulerLimits()
+
     static func limits(_ change: (inout SchedulerLimits) -> Void) -> SchedulerLimits {
         var limits = SchedulerLimits()
+        limits.trivialJobNanos = 0
         change(&limits)
         return limits
     }
@@ -32,7 +41,10 @@ final class SchedulerHarness {
     func takeActions() -> [SchedulerAction] {
         let actions = scheduler.takeActions()
         for action in actions {
-            if case .start(let job, let worker) = action { jobOf[worker] = job }
+            switch action {
+            case .start(let job, let worker): jobsOf[worker, default: []].append(job)
+            case .kill(let worker): jobsOf[worker] = nil
+            }
         }
         actionHistory += actions
         return actions
@@ -61,10 +73,10 @@ final class SchedulerHarness {
         }
     }
 
-    /// Answers the job the worker was last given with `digits` (by default the digits of n itself).
+    /// Answers the oldest job the worker has not answered with `digits` (by default the digits of n itself).
     func finish(_ worker: WorkerID, digits: [UInt8]? = nil, sourceLocation: SourceLocation = #_sourceLocation) {
-        guard let job = jobOf[worker] else {
-            Issue.record("worker \(worker) was never given a job", sourceLocation: sourceLocation)
+        guard let job = takeOldestJob(of: worker) else {
+            Issue.record("worker \(worker) has no job to answer", sourceLocation: sourceLocation)
             return
         }
         let result = JobResult(digits: digits ?? fakeDigits(job.n), computeNanos: 1, encodeNanos: 1)
@@ -72,11 +84,19 @@ final class SchedulerHarness {
     }
 
     func fail(_ worker: WorkerID, message: String) {
-        guard let job = jobOf[worker] else { return }
+        guard let job = takeOldestJob(of: worker) else { return }
         scheduler.jobFinished(worker, job: job.id, outcome: .failure(message), now: now)
     }
 
+    private func takeOldestJob(of worker: WorkerID) -> Job? {
+        guard var jobs = jobsOf[worker], !jobs.isEmpty else { return nil }
+        let job = jobs.removeFirst()
+        jobsOf[worker] = jobs
+        return job
+    }
+
     func exited(_ worker: WorkerID, exit: WorkerExit = .signaled(signal: 9)) {
+        jobsOf[worker] = nil
         let pid = scheduler.workerRecords.first { $0.id == worker }?.pid ?? Int32(1000 + worker)
         scheduler.workerExited(worker, pid: pid, exit: exit, now: now)
     }

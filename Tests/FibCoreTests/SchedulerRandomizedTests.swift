@@ -14,8 +14,11 @@ import Testing
         var maxQueue: Int
         var retainCount: Int
         var cacheBytes: Int
+        var maxJobsPerWorker: Int
 
-        var testDescription: String { "seed \(seed), \(workers) workers, retain \(retainCount)" }
+        var testDescription: String {
+            "seed \(seed), \(workers) workers, retain \(retainCount), \(maxJobsPerWorker) jobs a worker"
+        }
         /// Nothing is forgotten, so the final-state totals can be compared exactly too.
         var keepsEverything: Bool { retainCount >= steps * 4 }
     }
@@ -25,9 +28,10 @@ import Testing
         /// Spawned, not yet ready (also after an exit).
         case starting
         case idle
-        case busy(Job)
-        /// Told to die; its exit is still to be reported. Keeps the job whose answer may still arrive.
-        case killed(Job?)
+        /// The jobs sent and not answered, oldest first: the worker answers in order.
+        case busy([Job])
+        /// Told to die; its exit is still to be reported. Keeps the jobs whose answers may still arrive.
+        case killed([Job])
     }
 
     private struct Run {
@@ -58,6 +62,8 @@ import Testing
                     $0.retainCount = configuration.retainCount
                     $0.cacheBytes = configuration.cacheBytes
                     $0.maxBatch = 4
+                    $0.trivialJobNanos = SchedulerLimits().trivialJobNanos
+                    $0.maxJobsPerWorker = configuration.maxJobsPerWorker
                 })
             for worker in 1...configuration.workers { slots[worker] = .starting }
         }
@@ -69,9 +75,11 @@ import Testing
             items.isEmpty ? nil : items[Int(generator.next() % UInt64(items.count))]
         }
 
+        /// Small n are trivial jobs; the large ones (recursive 30-33, fast 10^5 + 0-3) are not.
         mutating func randomRequest() -> TaskRequest {
-            let n = generator.next() % 8
             let algorithm: Algorithm = chance(20) ? .recursive : .fast
+            let isLong = chance(35)
+            let n = isLong ? (algorithm == .recursive ? 30 : 100_000) + generator.next() % 4 : generator.next() % 8
             let priority = Int(generator.next() % 5) - 2
             let timeout: UInt64? = chance(30) ? (1 + generator.next() % 5) * nanosPerSecond : nil
             return TaskRequest(n: n, algorithm: algorithm, priority: priority, timeoutNanos: timeout)
@@ -93,12 +101,12 @@ import Testing
                 let candidates = chance(70) ? submitted.filter { live.contains($0) } : submitted
                 if let id = pick(candidates) { _ = scheduler.cancel(id, now: harness.now) }
             case 40..<62:
-                let busy = slots.compactMap { worker, slot -> (WorkerID, Job)? in
-                    if case .busy(let job) = slot { return (worker, job) }
+                let busy = slots.compactMap { worker, slot -> (WorkerID, [Job])? in
+                    if case .busy(let jobs) = slot { return (worker, jobs) }
                     return nil
                 }.sorted { $0.0 < $1.0 }
-                if let (worker, job) = pick(busy) {
-                    slots[worker] = .idle
+                if let (worker, jobs) = pick(busy), let job = jobs.first {
+                    slots[worker] = jobs.count == 1 ? .idle : .busy(Array(jobs.dropFirst()))
                     let outcome: JobOutcome =
                         chance(10)
                         ? .failure("could not compute")
@@ -107,12 +115,12 @@ import Testing
                 }
             case 62..<66:
                 // An answer that raced a kill: the scheduler must drop it.
-                let killed = slots.compactMap { worker, slot -> (WorkerID, Job)? in
-                    if case .killed(let job?) = slot { return (worker, job) }
+                let killed = slots.compactMap { worker, slot -> (WorkerID, [Job])? in
+                    if case .killed(let jobs) = slot, !jobs.isEmpty { return (worker, jobs) }
                     return nil
                 }.sorted { $0.0 < $1.0 }
-                if let (worker, job) = pick(killed) {
-                    slots[worker] = .killed(nil)
+                if let (worker, jobs) = pick(killed), let job = jobs.first {
+                    slots[worker] = .killed(Array(jobs.dropFirst()))
                     let result = JobResult(digits: fakeDigits(job.n), computeNanos: 1, encodeNanos: 1)
                     scheduler.jobFinished(worker, job: job.id, outcome: .success(result), now: harness.now)
                 }
@@ -146,16 +154,31 @@ import Testing
             for action in scheduler.takeActions() {
                 switch action {
                 case .start(let job, let worker):
-                    if slots[worker] != .idle {
-                        actionProblems.append("job \(job.id) sent to worker \(worker), which is not idle")
+                    switch slots[worker] {
+                    case .idle:
+                        slots[worker] = .busy([job])
+                    case .busy(let jobs):
+                        // Only trivial jobs queue behind others, and only behind trivial ones.
+                        let limits = scheduler.limits
+                        if !(jobs + [job]).allSatisfy({ limits.isTrivial(n: $0.n, algorithm: $0.algorithm) }) {
+                            actionProblems.append("job \(job.id) sent to worker \(worker) with a non-trivial job")
+                        }
+                        if jobs.count >= limits.maxJobsPerWorker {
+                            actionProblems.append("job \(job.id) sent to worker \(worker), which has \(jobs.count)")
+                        }
+                        slots[worker] = .busy(jobs + [job])
+                    default:
+                        actionProblems.append("job \(job.id) sent to worker \(worker), which cannot take one")
                     }
-                    slots[worker] = .busy(job)
                 case .kill(let worker):
-                    guard case .busy(let job) = slots[worker] else {
+                    guard case .busy(let jobs) = slots[worker] else {
                         actionProblems.append("kill of worker \(worker), which is \(String(describing: slots[worker]))")
                         continue
                     }
-                    slots[worker] = .killed(job)
+                    if let job = jobs.first, scheduler.limits.isTrivial(n: job.n, algorithm: job.algorithm) {
+                        actionProblems.append("worker \(worker) killed for the trivial job \(job.id)")
+                    }
+                    slots[worker] = .killed(jobs)
                 }
             }
         }
@@ -192,28 +215,49 @@ import Testing
             }
 
             var runningComputations: [ComputationKey: WorkerRecord] = [:]
+            let limits = scheduler.limits
             for record in scheduler.workerRecords {
                 let slot = slots[record.id]
                 switch record.state {
                 case .busy:
-                    guard case .busy(let job) = slot, let key = record.computation else {
+                    guard case .busy(let jobs) = slot else {
                         check(false, "worker \(record.id) busy but \(String(describing: slot))")
                         continue
                     }
-                    check(record.job == job.id, "worker \(record.id) runs another job than it was given")
-                    check(key == ComputationKey(n: job.n, algorithm: job.algorithm), "worker \(record.id) key")
-                    check(runningComputations[key] == nil, "\(key) runs on two workers")
-                    runningComputations[key] = record
-                    let shown = record.task.flatMap { scheduler.task($0)?.state }
-                    check(shown == .running, "worker \(record.id) shows a task that is \(String(describing: shown))")
+                    check(
+                        record.jobs.map(\.id) == jobs.map(\.id), "worker \(record.id) has other jobs than it was sent")
+                    check(record.jobs.count <= limits.maxJobsPerWorker, "worker \(record.id) has too many jobs")
+                    if jobs.count > 1 {
+                        check(
+                            jobs.allSatisfy { limits.isTrivial(n: $0.n, algorithm: $0.algorithm) },
+                            "worker \(record.id) has a non-trivial job among others")
+                    }
+                    for (inFlight, job) in zip(record.jobs, jobs) {
+                        check(
+                            inFlight.isTrivial == limits.isTrivial(n: job.n, algorithm: job.algorithm),
+                            "job \(job.id) marked trivial wrongly")
+                        guard let key = inFlight.computation else { continue }
+                        check(key == ComputationKey(n: job.n, algorithm: job.algorithm), "job \(job.id) key")
+                        check(runningComputations[key] == nil, "\(key) runs twice")
+                        runningComputations[key] = record
+                    }
+                    if record.computation != nil {
+                        let shown = record.task.flatMap { scheduler.task($0)?.state }
+                        check(
+                            shown == .running, "worker \(record.id) shows a task that is \(String(describing: shown))")
+                    } else {
+                        check(record.task == nil, "worker \(record.id) shows a task of an abandoned job")
+                        check(
+                            record.jobs.first?.isTrivial == true, "worker \(record.id) left a non-trivial job running")
+                    }
                 case .idle:
                     check(slot == .idle, "worker \(record.id) idle but \(String(describing: slot))")
-                    check(record.job == nil && record.computation == nil, "idle worker \(record.id) has a job")
+                    check(record.jobs.isEmpty, "idle worker \(record.id) has a job")
                 case .restarting:
                     check(
                         slot == .starting || isKilled(slot),
                         "worker \(record.id) restarting but \(String(describing: slot))")
-                    check(record.job == nil && record.computation == nil, "restarting worker \(record.id) has a job")
+                    check(record.jobs.isEmpty, "restarting worker \(record.id) has a job")
                 }
             }
             for task in liveTasks {
@@ -224,9 +268,18 @@ import Testing
                 } else {
                     check(worker == nil, "queued \(task.id) while its computation runs")
                 }
+                check(task.attempts <= limits.maxAttempts, "\(task.id) has \(task.attempts) attempts")
             }
             if scheduler.idleWorkerCount > 0 {
                 check(scheduler.counters.queued == 0, "an idle worker while work waits")
+            }
+            // The next job in line waits only if no worker may take it.
+            if let next = scheduler.nextQueuedComputation(), limits.isTrivial(n: next.n, algorithm: next.algorithm) {
+                let roomy = scheduler.workerRecords.filter {
+                    $0.state == .busy && !$0.isLeaving && $0.jobs.count < limits.maxJobsPerWorker
+                        && $0.jobs.first?.isTrivial == true
+                }
+                check(roomy.isEmpty, "trivial \(next) waits while worker \(roomy.map(\.id)) has room")
             }
             let counters = scheduler.counters
             check(counters.queued == liveTasks.count { $0.state == .queued }, "queued counter")
@@ -268,9 +321,14 @@ import Testing
     }
 
     @Test(arguments: [
-        Configuration(seed: 1, steps: 3000, workers: 3, maxQueue: 50, retainCount: 100_000, cacheBytes: 6),
-        Configuration(seed: 2, steps: 2500, workers: 1, maxQueue: 8, retainCount: 100_000, cacheBytes: 4),
-        Configuration(seed: 3, steps: 3000, workers: 4, maxQueue: 20, retainCount: 15, cacheBytes: 0),
+        Configuration(
+            seed: 1, steps: 3000, workers: 3, maxQueue: 50, retainCount: 100_000, cacheBytes: 6, maxJobsPerWorker: 1),
+        Configuration(
+            seed: 2, steps: 2500, workers: 1, maxQueue: 8, retainCount: 100_000, cacheBytes: 4, maxJobsPerWorker: 3),
+        Configuration(
+            seed: 3, steps: 3000, workers: 4, maxQueue: 20, retainCount: 15, cacheBytes: 0, maxJobsPerWorker: 32),
+        Configuration(
+            seed: 4, steps: 4000, workers: 2, maxQueue: 60, retainCount: 100_000, cacheBytes: 0, maxJobsPerWorker: 4),
     ])
     func invariantsHoldUnderRandomOperations(_ configuration: Configuration) {
         var run = Run(configuration)

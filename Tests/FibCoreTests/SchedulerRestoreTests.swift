@@ -14,7 +14,7 @@ private func storedState(of scheduler: Scheduler) -> StoredState {
         eventHead: changes.events.last?.seq ?? 0, nextTaskID: changes.nextTaskID)
 }
 
-private func recording(_ limits: SchedulerLimits = SchedulerLimits()) -> SchedulerHarness {
+private func recording(_ limits: SchedulerLimits = SchedulerHarness.baseLimits) -> SchedulerHarness {
     let harness = SchedulerHarness(limits: limits, firstTaskID: 1)
     harness.scheduler.recordsChanges = true
     return harness
