@@ -1,10 +1,11 @@
 /// Durable state behind one interface, so that the scheduler never knows where (or in which process)
 /// its tasks are kept.
 ///
-/// The contract is asynchronous on purpose: apart from ``load()`` at start-up, the scheduler's owner only
-/// hands over ``StateChanges`` and learns later, through a completion, that they are durable. It never reads
-/// the store while it runs, never holds a transaction open and never waits on disk on its own thread, so the
-/// store may be an embedded file (SQLite, the default) or a server several fibd nodes share.
+/// The contract is a completion on purpose: apart from ``load()`` at start-up, the scheduler's owner only
+/// hands over ``StateChanges`` and learns through a completion that they are durable. It never reads the store
+/// while it runs and never holds a transaction open, so the store may be an embedded file (SQLite, the default:
+/// it writes on the caller's thread and completes before returning, a WAL append with no fsync) or a server
+/// several fibd nodes share (which would complete later, on a thread of its own).
 ///
 /// How a PostgreSQL backend would serve the same operations, for several nodes sharing one queue:
 /// - ``load()``: `SELECT` this node's unfinished tasks and the retained finished ones (results joined from a
@@ -21,8 +22,9 @@ public protocol TaskStore: AnyObject, Sendable {
     /// Everything kept: called once, before the scheduler starts.
     func load() throws(StoreError) -> StoredState
 
-    /// Makes `changes` durable, after every earlier commit, and then calls `completion` (on a thread of the
-    /// store's own) with nil, or with the error that kept them from being written. Never blocks the caller.
+    /// Makes `changes` durable, after every earlier commit, and then calls `completion` with nil, or with the
+    /// error that kept them from being written: either on the caller's thread before returning (a store that
+    /// writes without waiting on a disk flush or a network) or later on a thread of the store's own.
     func commit(_ changes: StateChanges, completion: @escaping @Sendable (StoreError?) -> Void)
 
     /// Change sets handed over and not yet written: the store's backlog, for back-pressure.

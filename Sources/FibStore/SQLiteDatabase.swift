@@ -82,6 +82,26 @@ final class SQLiteDatabase {
     func setBusyTimeout(milliseconds: Int32) {
         sqlite3_busy_timeout(handle, milliseconds)
     }
+
+    /// Calls `hook` with `context` after each commit, with the number of frames now in the WAL. Replaces SQLite's
+    /// automatic checkpoint (which is itself such a hook).
+    func setWALHook(
+        context: UnsafeMutableRawPointer?,
+        _ hook: @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?, UnsafePointer<CChar>?, Int32) -> Int32
+    ) {
+        sqlite3_wal_hook(handle, hook, context)
+    }
+
+    /// Copies the WAL into the database as far as `mode` allows; the frames in the WAL and how many of them are
+    /// in the database now. Throws SQLITE_BUSY if another connection is checkpointing.
+    @discardableResult
+    func checkpoint(_ mode: Int32) throws(SQLiteError) -> (walFrames: Int, checkpointed: Int) {
+        var walFrames: Int32 = 0
+        var checkpointed: Int32 = 0
+        let status = sqlite3_wal_checkpoint_v2(handle, nil, mode, &walFrames, &checkpointed)
+        guard status == SQLITE_OK else { throw lastError(status) }
+        return (Int(walFrames), Int(checkpointed))
+    }
 }
 
 /// A prepared statement, reset and reused for every row it writes or reads.

@@ -1,5 +1,4 @@
 import CSQLite
-import Dispatch
 import FibCore
 import Synchronization
 
@@ -19,30 +18,38 @@ public enum StoreDurability: String, Sendable {
 
 /// fibd's durable state in one SQLite database in the state directory, in WAL mode.
 ///
-/// Writes are group commits on a thread of their own: change sets handed over while a transaction is being
-/// written wait and go together into the next one, so the event loops never wait on disk and the write path
-/// keeps up with any submit rate (the busier it is, the bigger each transaction). The database is held in
-/// exclusive locking mode: a second fibd on the same directory fails at start instead of sharing it.
+/// A commit is written on the caller's thread before ``commit(_:completion:)`` returns (the completion runs
+/// there too): with `synchronous=NORMAL` a commit is an append to the WAL, tens of microseconds, no fsync, so
+/// the runtime writes on its own event loop, once per turn of it, and answers in the same turn without a hop to
+/// another thread. Group commit is the runtime's doing: one commit holds whatever its commands changed since the
+/// last one. Checkpoints, which fsync, run on a connection and a thread of their own (``WALCheckpointer``); the
+/// writer checkpoints itself only if the WAL grows past ``walCapBytes`` regardless.
+///
+/// One fibd per state directory: a flock on `fibd.lock` beside the database (see ``StateDirectoryLock``).
 public final class SQLiteTaskStore: TaskStore, @unchecked Sendable {
     /// The file name in the state directory.
     public static let fileName = "fibd.db"
+    /// The WAL size past which the checkpointer copies it into the database.
+    public static let walCheckpointBytes = 16 << 20
+    /// The WAL size past which the writer checkpoints itself, waiting for it: the bound on the file.
+    public static let walCapBytes = 64 << 20
 
     /// The database file.
     public let path: String
 
-    private struct Pending {
-        var commits: [(changes: StateChanges, completion: @Sendable (StoreError?) -> Void)] = []
-        var draining = false
-        var closed = false
-    }
-
-    /// Confined to `queue` once `init` returns; nil once closed (which closes the file and frees its lock).
+    /// Guards `writer` and `closed`: commits come from the runtime's loop, `load` and `close` from elsewhere.
+    private let lock = Mutex(())
+    /// Nil once closed (which closes the file).
     private var writer: StoreWriter?
-    private let queue = DispatchQueue(label: "fibd.store", qos: .userInitiated)
-    private let pending = Mutex(Pending())
-    /// Transactions written so far (each holds one or more change sets): shows the grouping.
+    private let checkpointer: WALCheckpointer
+    private let directoryLock: StateDirectoryLock
+    private let capFrames: Int
+    /// Transactions written so far.
     public var transactionCount: Int { transactions.load(ordering: .relaxed) }
     private let transactions = Atomic(0)
+    /// Checkpoints the checkpointer ran, and those the writer had to run itself at the cap.
+    var checkpointerRuns: Int { checkpointer.checkpointCount }
+    private(set) var writerCheckpoints = 0
 
     /// Opens (or creates) the database in `directory`, creating the directory if needed, and checks it.
     ///
@@ -55,14 +62,40 @@ public final class SQLiteTaskStore: TaskStore, @unchecked Sendable {
             throw StoreError("cannot create the state directory \(directory): \(problem)")
         }
         do {
+            directoryLock = try StateDirectoryLock(directory: directory)
+        } catch {
+            switch error {
+            case .held:
+                throw StoreError(
+                    "the state database \(path) is in use by another process (another fibd with the same state "
+                        + "directory?): \(directory)/\(StateDirectoryLock.fileName) is locked")
+            case .system(let problem):
+                throw StoreError("cannot lock the state directory \(directory): \(problem)")
+            }
+        }
+        let writer: StoreWriter
+        do {
             writer = try StoreWriter(path: path, durability: durability, eventCapacity: eventCapacity)
         } catch {
             throw Self.explain(error, path: path)
         }
+        let frameBytes = writer.pageSize + 24
+        capFrames = Self.walCapBytes / frameBytes
+        do {
+            checkpointer = try WALCheckpointer(
+                path: path, thresholdFrames: Self.walCheckpointBytes / frameBytes, capFrames: capFrames)
+        } catch {
+            throw Self.explain(.sqlite(error), path: path)
+        }
+        self.writer = writer
+    }
+
+    deinit {
+        checkpointer.stop(timeoutNanos: nanosPerSecond)
     }
 
     public func load() throws(StoreError) -> StoredState {
-        let result: Result<StoredState, StoreOpenProblem> = queue.sync {
+        let result: Result<StoredState, StoreOpenProblem> = lock.withLock { _ in
             do throws(StoreOpenProblem) {
                 guard let writer else { throw StoreOpenProblem.foreign("the store is closed") }
                 return .success(try writer.load())
@@ -77,60 +110,49 @@ public final class SQLiteTaskStore: TaskStore, @unchecked Sendable {
         }
     }
 
+    /// Writes `changes` in one transaction now, on the caller's thread, then calls `completion` before returning.
     public func commit(_ changes: StateChanges, completion: @escaping @Sendable (StoreError?) -> Void) {
-        let (accepted, startDrain) = pending.withLock { pending -> (Bool, Bool) in
-            guard !pending.closed else { return (false, false) }
-            pending.commits.append((changes, completion))
-            guard !pending.draining else { return (true, false) }
-            pending.draining = true
-            return (true, true)
-        }
-        guard accepted else {
-            completion(StoreError("the state database \(path) is closed"))
-            return
-        }
-        if startDrain { queue.async { self.drain() } }
+        completion(write(changes))
     }
 
-    public var pendingCommits: Int { pending.withLock { $0.commits.count } }
+    /// Writes `changes` in one transaction; nil, or why they were not written.
+    public func write(_ changes: StateChanges) -> StoreError? {
+        let (failure, frames) = lock.withLock { _ -> (StoreError?, Int) in
+            guard let writer else { return (StoreError("the state database \(path) is closed"), 0) }
+            do {
+                try writer.write([changes])
+            } catch {
+                return (StoreError("cannot write to the state database \(path): \(error)"), writer.walFrames)
+            }
+            transactions.add(1, ordering: .relaxed)
+            if writer.walFrames >= capFrames {
+                // The checkpointer fell behind: bound the file, at the cost of this one commit's time.
+                if (try? writer.checkpointAll()) != nil { writerCheckpoints += 1 }
+            }
+            return (nil, writer.walFrames)
+        }
+        if failure == nil { checkpointer.committed(walFrames: frames) }
+        return failure
+    }
+
+    /// Nothing waits: every commit is written before ``commit(_:completion:)`` returns.
+    public var pendingCommits: Int { 0 }
 
     public func close(timeoutNanos: UInt64) {
-        pending.withLock { $0.closed = true }
-        let finished = DispatchSemaphore(value: 0)
-        // Runs after any drain already queued: everything accepted is written by then.
-        queue.async {
-            self.writer?.checkpoint()
+        let closing = lock.withLock { _ -> Bool in
+            guard let open = self.writer else { return false }
             self.writer = nil
-            finished.signal()
+            checkpointer.stop(timeoutNanos: timeoutNanos)
+            // Empties the WAL into the database, so a clean stop leaves one file.
+            open.checkpoint()
+            return true
         }
-        _ = finished.wait(timeout: .now() + .nanoseconds(Int(min(timeoutNanos, UInt64(Int.max)))))
+        if closing { directoryLock.release() }
     }
 
     /// Rows in the results table (for tests of result sharing).
     func storedResultCount() -> Int {
-        queue.sync { writer?.resultCount() ?? -1 }
-    }
-
-    /// Writes everything pending, one transaction per round, until nothing is left.
-    private func drain() {
-        while true {
-            let commits = pending.withLock { pending in
-                let taken = pending.commits
-                pending.commits.removeAll(keepingCapacity: true)
-                if taken.isEmpty { pending.draining = false }
-                return taken
-            }
-            guard !commits.isEmpty else { return }
-            var failure: StoreError?
-            do {
-                guard let writer else { throw StoreError("the state database \(path) is closed") }
-                try writer.write(commits.map(\.changes))
-                transactions.add(1, ordering: .relaxed)
-            } catch {
-                failure = StoreError("cannot write to the state database \(path): \(error)")
-            }
-            for commit in commits { commit.completion(failure) }
-        }
+        lock.withLock { _ in writer?.resultCount() ?? -1 }
     }
 
     /// A problem at start-up as a message that names the file and says what to do.

@@ -6,6 +6,12 @@ import FibMath
 final class StoreWriter {
     private let database: SQLiteDatabase
     private let eventCapacity: Int
+    /// Old events are deleted this many at a time, not a few at every commit: most commits then leave the first
+    /// page of the events table alone (one frame fewer in the WAL). Up to this many more than `eventCapacity`
+    /// are kept; `load` reads the newest `eventCapacity`.
+    private let trimStep: UInt64
+    /// Events up to this seq were deleted (0: none yet in this run).
+    private var trimmedThrough: UInt64 = 0
     private let begin: SQLiteStatement
     private let commitTransaction: SQLiteStatement
     private let rollback: SQLiteStatement
@@ -18,20 +24,28 @@ final class StoreWriter {
     private let setCounter: SQLiteStatement
     /// The computations whose result is in the results table, so that a result is written once, not per task.
     private var storedResults: Set<ComputationKey> = []
+    /// Frames in the WAL after the last commit, as SQLite's WAL hook reports them.
+    private let walFrameCount = WALFrameCount()
+    var walFrames: Int { walFrameCount.frames }
+    /// Bytes of one database page (a WAL frame is one page and a 24-byte header).
+    let pageSize: Int
 
     init(path: String, durability: StoreDurability, eventCapacity: Int) throws(StoreOpenProblem) {
         self.eventCapacity = max(1, eventCapacity)
+        trimStep = UInt64(max(1, min(1024, eventCapacity / 16)))
         do {
             database = try SQLiteDatabase(path: path)
-            // Another fibd on the same file waits this long for the lock, then fails with a clear message.
-            database.setBusyTimeout(milliseconds: 2000)
-            // Exclusive before the first access: no shared-memory index, and the file stays locked to this process.
-            try database.execute("PRAGMA locking_mode = EXCLUSIVE")
+            // The only other connection is the checkpointer's, whose idle write gives up at once; this bounds the
+            // wait for it in any case (a commit then fails, and is answered 503).
+            database.setBusyTimeout(milliseconds: 1000)
             guard try database.text("PRAGMA journal_mode = WAL") == "wal" else {
                 throw StoreOpenProblem.damaged("SQLite would not switch it to WAL mode")
             }
+            // No automatic checkpoint: it would run inside a commit, fsyncs and all, and hold every answer behind
+            // it. The checkpointer's connection does it on a thread of its own.
             try database.execute(
-                "PRAGMA synchronous = \(durability == .power ? "FULL" : "NORMAL"); PRAGMA foreign_keys = OFF")
+                "PRAGMA synchronous = \(durability == .power ? "FULL" : "NORMAL"); PRAGMA foreign_keys = OFF; "
+                    + "PRAGMA wal_autocheckpoint = 0")
             let check = try database.text("PRAGMA quick_check") ?? "no answer"
             guard check == "ok" else { throw StoreOpenProblem.damaged("SQLite's quick_check says: \(check)") }
             if try StoreSchema.identify(database) == .empty {
@@ -65,6 +79,7 @@ final class StoreWriter {
                 """)
             trimEvents = try database.prepare("DELETE FROM events WHERE seq <= ?1")
             setCounter = try database.prepare("UPDATE counters SET value = max(value, ?2) WHERE name = ?1")
+            pageSize = Int(try database.integer("PRAGMA page_size") ?? 4096)
         } catch let error as SQLiteError {
             throw .sqlite(error)
         } catch let problem as StoreOpenProblem {
@@ -72,6 +87,14 @@ final class StoreWriter {
         } catch {
             throw .foreign("\(error)")
         }
+        database.setWALHook(context: Unmanaged.passUnretained(walFrameCount).toOpaque()) { context, _, _, frames in
+            if let context { Unmanaged<WALFrameCount>.fromOpaque(context).takeUnretainedValue().frames = Int(frames) }
+            return SQLITE_OK
+        }
+    }
+
+    deinit {
+        database.setWALHook(context: nil) { _, _, _, _ in SQLITE_OK }
     }
 
     // MARK: - Reading at start-up
@@ -138,6 +161,7 @@ final class StoreWriter {
                 event.cached = eventRows.optionalInt64(12).map { $0 != 0 }
                 state.events.append(event)
             }
+            if state.events.count > eventCapacity { state.events.removeFirst(state.events.count - eventCapacity) }
 
             let counters = try database.prepare("SELECT name, value FROM counters")
             while try counters.step() {
@@ -190,6 +214,7 @@ final class StoreWriter {
         try begin.run()
         var added: Set<ComputationKey> = []
         var removed: Set<ComputationKey> = []
+        var trimmedTo: UInt64?
         do {
             for id in order {
                 guard let task = latest[id] else { continue }
@@ -211,8 +236,12 @@ final class StoreWriter {
             }
             for event in events { try write(event) }
             if let last = events.last, last.seq > UInt64(eventCapacity) {
-                trimEvents.bind(1, Int64(bitPattern: last.seq - UInt64(eventCapacity)))
-                try trimEvents.run()
+                let bound = last.seq - UInt64(eventCapacity)
+                if trimmedThrough == 0 || bound >= trimmedThrough + trimStep {
+                    trimEvents.bind(1, Int64(bitPattern: bound))
+                    try trimEvents.run()
+                    trimmedTo = bound
+                }
             }
             try setCounter("next_task_id", nextTaskID)
             if let last = events.last { try setCounter("event_head", last.seq) }
@@ -223,6 +252,7 @@ final class StoreWriter {
         }
         storedResults.formUnion(added)
         storedResults.subtract(removed)
+        if let trimmedTo { trimmedThrough = trimmedTo }
     }
 
     private func write(_ task: FibTask) throws(SQLiteError) {
@@ -298,4 +328,17 @@ final class StoreWriter {
     func checkpoint() {
         try? database.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     }
+
+    /// Checkpoints the whole WAL and has the next commit start it afresh: the bound on its size when the
+    /// checkpointer cannot keep up. Throws if another connection is checkpointing (then it is tried again later).
+    func checkpointAll() throws(SQLiteError) {
+        let (frames, done) = try database.checkpoint(SQLITE_CHECKPOINT_RESTART)
+        if frames != done { throw SQLiteError(code: SQLITE_BUSY, message: "\(done) of \(frames) frames copied") }
+        walFrameCount.frames = 0
+    }
+}
+
+/// Where SQLite's WAL hook leaves the WAL's frame count for the writer (the hook is a C function).
+final class WALFrameCount {
+    var frames = 0
 }

@@ -1,0 +1,114 @@
+import CSQLite
+import Dispatch
+import Synchronization
+
+/// Copies the WAL into the database file on a connection and a thread of its own, so that no commit waits for a
+/// checkpoint and its two fsyncs (milliseconds each on most disks): the writer only appends to the WAL.
+///
+/// A checkpoint runs when the writer says the WAL has grown past `thresholdFrames`, and when fibd has written
+/// nothing for a second (then the checkpointer also starts the WAL afresh itself, so that the next commit does not
+/// pay the fsync of a new WAL's header). It never blocks the writer: PASSIVE checkpoints take no lock a commit
+/// needs. Past `capFrames` it stops and leaves the WAL to the writer, which checkpoints it itself (see
+/// ``SQLiteTaskStore``), so that the file cannot grow without bound when checkpoints cannot keep up.
+final class WALCheckpointer: @unchecked Sendable {
+    /// Confined to `queue`; nil once stopped.
+    private var database: SQLiteDatabase?
+    private let queue = DispatchQueue(label: "fibd.store.checkpoint", qos: .utility)
+    private let timer: any DispatchSourceTimer
+    private let thresholdFrames: Int
+    private let capFrames: Int
+    /// Set while a checkpoint is asked for and has not started: one request at a time.
+    private let requested = Atomic(false)
+    /// Frames in the WAL after the writer's last commit.
+    private let walFrames = Atomic(0)
+    /// Commits so far, to see when the writer is idle.
+    private let commits = Atomic(0)
+    /// On `queue`: the commit count at the last idle check, and at the last checkpoint that emptied the WAL.
+    private var commitsAtLastTick = 0
+    private var commitsAtLastEmpty = 0
+    /// Checkpoints run so far (for tests and the curious).
+    var checkpointCount: Int { checkpoints.load(ordering: .relaxed) }
+    private let checkpoints = Atomic(0)
+
+    /// How often the idle check runs.
+    static let idleCheckInterval: DispatchTimeInterval = .seconds(1)
+
+    init(path: String, thresholdFrames: Int, capFrames: Int) throws(SQLiteError) {
+        let database = try SQLiteDatabase(path: path)
+        // Its checkpoints sync the WAL before copying it and the database after: a power cut never leaves a
+        // damaged file. Its idle write gives up at once if the writer is busy.
+        try database.execute("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0")
+        database.setBusyTimeout(milliseconds: 0)
+        self.database = database
+        self.thresholdFrames = thresholdFrames
+        self.capFrames = capFrames
+        timer = DispatchSource.makeTimerSource(queue: queue)
+        timer.schedule(
+            deadline: .now() + Self.idleCheckInterval, repeating: Self.idleCheckInterval, leeway: .seconds(1))
+        timer.setEventHandler { [weak self] in self?.idleCheck() }
+        timer.activate()
+    }
+
+    /// Called by the writer after each commit with the frames now in the WAL. Cheap: two atomics, and a wake-up
+    /// of the checkpointer's thread once per `thresholdFrames`.
+    func committed(walFrames frames: Int) {
+        walFrames.store(frames, ordering: .relaxed)
+        commits.add(1, ordering: .relaxed)
+        guard frames >= thresholdFrames, frames < capFrames,
+            requested.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged
+        else { return }
+        queue.async { self.checkpointRequested() }
+    }
+
+    /// Stops the idle checks, runs a last checkpoint and closes the connection, waiting at most `timeoutNanos`.
+    func stop(timeoutNanos: UInt64) {
+        let finished = DispatchSemaphore(value: 0)
+        queue.async {
+            self.timer.cancel()
+            if let database = self.database {
+                _ = try? database.checkpoint(SQLITE_CHECKPOINT_PASSIVE)
+            }
+            self.database = nil
+            finished.signal()
+        }
+        _ = finished.wait(timeout: .now() + .nanoseconds(Int(min(timeoutNanos, UInt64(Int.max)))))
+    }
+
+    private func checkpointRequested() {
+        requested.store(false, ordering: .relaxed)
+        // Past the cap the writer checkpoints itself; a checkpoint here would only make it wait.
+        guard walFrames.load(ordering: .relaxed) < capFrames else { return }
+        checkpoint()
+    }
+
+    /// Checkpoints when fibd wrote something since the WAL was last emptied and nothing since the last tick.
+    private func idleCheck() {
+        let seen = commits.load(ordering: .relaxed)
+        defer { commitsAtLastTick = seen }
+        guard seen == commitsAtLastTick, seen != commitsAtLastEmpty else { return }
+        guard let (frames, done) = checkpoint(), frames == done else { return }
+        commitsAtLastEmpty = seen
+        restartWAL()
+    }
+
+    /// One PASSIVE checkpoint: the WAL's frames and how many are in the database now; nil if it failed.
+    @discardableResult
+    private func checkpoint() -> (Int, Int)? {
+        guard let database else { return nil }
+        checkpoints.add(1, ordering: .relaxed)
+        return try? database.checkpoint(SQLITE_CHECKPOINT_PASSIVE)
+    }
+
+    /// Starts the WAL from its beginning with a write of no consequence (the counters only rise), so that the
+    /// fsync of the new WAL's header falls here and not on the next commit a client waits for. Gives up at once
+    /// if the writer is writing.
+    private func restartWAL() {
+        guard let database else { return }
+        do {
+            try database.execute(
+                "BEGIN IMMEDIATE; UPDATE counters SET value = value WHERE name = 'event_head'; COMMIT")
+        } catch {
+            try? database.execute("ROLLBACK")
+        }
+    }
+}
