@@ -8,22 +8,36 @@ import NIOCore
 /// Every piece of state here is confined to `eventLoop`; the public methods may be called
 /// from any thread and hop there. That confinement is why the type can be `@unchecked Sendable`.
 ///
-/// With a durable ``TaskStore``, what each command changed goes to the store after the command, and what
-/// clients are told follows the commit: a submit is answered 202 (and a cancel 200) only once written, a
-/// long-poll is woken by a task's end only once that end is written, and the events feed shows only written
-/// events. So nothing a client was told can be undone by a crash, and a cursor from before a restart reads
-/// on from where it was (or is told to resync), never into events that were replaced.
+/// With a durable ``TaskStore``, what the commands of one turn of the loop changed goes to the store in one
+/// commit at the end of that turn (a flush), and what clients are told follows the commit: a submit is answered
+/// 202 (and a cancel 200) only once written, a long-poll is woken by a task's end only once that end is written,
+/// and the events feed shows only written events. So nothing a client was told can be undone by a crash, and a
+/// cursor from before a restart reads on from where it was (or is told to resync), never into events that were
+/// replaced. A store that writes on the caller's thread (SQLite: a WAL append) completes within the flush, so
+/// the answers go out in the same turn, with no hop to another thread; under load one flush holds the changes
+/// of many commands.
 public final class TaskRuntime: @unchecked Sendable {
     /// Change sets the store may fall behind by before submits are refused (503): the bound on what
-    /// waits in memory for the disk.
+    /// waits in memory for the disk (a store that writes in the flush is never behind).
     public static let maxPendingCommits = 4096
+    /// Commands after which a flush is written at once rather than at the end of the turn: the bound on the
+    /// changes and answers that wait in memory for one flush.
+    static let maxCommandsPerFlush = 4096
 
-    /// A client waiting for something: a task to end, or events after a cursor.
+    /// A client waiting for something: tasks to end, or events after a cursor. Small on purpose (10,000
+    /// held long-polls are a benchmark): no timer of its own, see ``LongPollDeadlines``.
     private struct Waiter {
         var promise: EventLoopPromise<Void>
-        var timeout: Scheduled<Void>?
-        /// The task it waits for; nil for an events long-poll.
-        var task: TaskID?
+        var target: WaitTarget
+        /// Tasks it waits for that have not ended yet.
+        var remaining: Int
+    }
+
+    private enum WaitTarget {
+        case events
+        case task(TaskID)
+        /// A waited batch submit: one waiter for all its tasks.
+        case tasks([TaskID])
     }
 
     public let eventLoop: any EventLoop
@@ -37,9 +51,12 @@ public final class TaskRuntime: @unchecked Sendable {
     public var sampleWorkers: (() -> [WorkerSample])?
 
     private var nextWaiterID = 0
-    private var taskWaiters: [TaskID: Set<Int>] = [:]
+    private var taskWaiters: [TaskID: WaiterIDs] = [:]
     private var eventWaiters: Set<Int> = []
     private var waiters: [Int: Waiter] = [:]
+    /// When held waits time out; one timer for all of them.
+    private var waitDeadlines = LongPollDeadlines()
+    private var deadlineTimer: (at: NIODeadline, task: Scheduled<Void>)?
     private var lastEventHead: UInt64 = 0
     private var wakeup: (at: UInt64, task: Scheduled<Void>)?
     private var expectedWorkers: Int
@@ -59,8 +76,15 @@ public final class TaskRuntime: @unchecked Sendable {
     public let restored: RestoreSummary?
     /// The newest event the store has written: the feed shows none after it.
     private var committedEventHead: UInt64
-    /// Completes when everything changed so far is written (fails if that write failed).
+    /// Completes when the last commit handed to the store is written (fails if that write failed).
     private var lastCommit: EventLoopFuture<Void>
+    /// A flush is queued on the loop: something changed since the last one.
+    private var flushScheduled = false
+    /// Completed by the next flush; made only when someone waits for it.
+    private var nextFlush: EventLoopPromise<Void>?
+    /// Tasks that ended since the last flush: their long-polls are woken once it is written.
+    private var endedSinceFlush: [TaskID] = []
+    private var commandsSinceFlush = 0
 
     /// - Parameters:
     ///   - store: where tasks and events are made durable; nil keeps them in memory only.
@@ -87,7 +111,7 @@ public final class TaskRuntime: @unchecked Sendable {
         self.allReady = eventLoop.makePromise()
         if workers == 0 { allReady.succeed() }
         // What restoring changed (requeued and failed tasks) is written before anything else.
-        persist(ended: [])
+        noteChanges(ended: [])
     }
 
     /// Completes once every worker of the first pool has said hello.
@@ -113,14 +137,13 @@ public final class TaskRuntime: @unchecked Sendable {
                     metadata: ["task": "\(task.id)", "n": "\(task.n)", "algorithm": "\(task.algorithm.rawValue)"])
             }
             // The answer follows the commit: a task answered 202 survives any crash from then on.
-            return self.lastCommit.flatMap {
+            return self.written().flatMap {
                 let live = tasks.filter { self.scheduler.task($0.id).map { !$0.state.isFinal } ?? false }
                 guard let wait, tasks.contains(where: { !$0.state.isFinal }) else {
                     return self.eventLoop.makeSucceededFuture(tasks)
                 }
                 // Tasks that ended meanwhile are answered once their end is written too.
-                let waits =
-                    live.map { self.addWaiter(timeout: wait, task: $0.id, clientGone: nil) } + [self.lastCommit]
+                let waits = [self.addWaiter(timeout: wait, tasks: live.map(\.id), clientGone: nil), self.written()]
                 return EventLoopFuture.andAllComplete(waits, on: self.eventLoop).map {
                     tasks.map { self.scheduler.task($0.id) ?? $0 }
                 }
@@ -136,7 +159,7 @@ public final class TaskRuntime: @unchecked Sendable {
         eventLoop.flatSubmit {
             guard let task = self.scheduler.task(id) else { return self.eventLoop.makeSucceededFuture(nil) }
             guard let wait, !task.state.isFinal else { return self.eventLoop.makeSucceededFuture(task) }
-            let waiter = self.addWaiter(timeout: wait, task: id, clientGone: clientGone)
+            let waiter = self.addWaiter(timeout: wait, tasks: [id], clientGone: clientGone)
             return waiter.map { self.scheduler.task(id) ?? task }
         }
     }
@@ -145,7 +168,7 @@ public final class TaskRuntime: @unchecked Sendable {
         eventLoop.flatSubmit {
             // The cancel is logged with the task's other ends, once, when it happens.
             let outcome = self.mutate { now in self.scheduler.cancel(id, now: now) }
-            return self.lastCommit.map { outcome }
+            return self.written().map { outcome }
         }
     }
 
@@ -174,7 +197,7 @@ public final class TaskRuntime: @unchecked Sendable {
                 }
             }
             // No wait limit of its own: the task's timeout ends it.
-            return self.addWaiter(timeout: nil, task: task.id, clientGone: nil).map {
+            return self.addWaiter(timeout: nil, tasks: [task.id], clientGone: nil).map {
                 self.scheduler.task(task.id) ?? task
             }
         }
@@ -196,7 +219,7 @@ public final class TaskRuntime: @unchecked Sendable {
             guard case .events(let events, _) = read, events.isEmpty, let wait, wait > .zero else {
                 return self.eventLoop.makeSucceededFuture((read, self.scheduler.events.oldest))
             }
-            return self.addWaiter(timeout: wait, task: nil, clientGone: clientGone).map {
+            return self.addWaiter(timeout: wait, tasks: nil, clientGone: clientGone).map {
                 (
                     self.scheduler.events.read(after: from, limit: limit, visibleHead: self.committedEventHead),
                     self.scheduler.events.oldest
@@ -241,6 +264,9 @@ public final class TaskRuntime: @unchecked Sendable {
             self.sampleRing.releaseAll()
             self.taskWaiters.removeAll()
             self.eventWaiters.removeAll()
+            self.waitDeadlines.removeAll()
+            self.deadlineTimer?.task.cancel()
+            self.deadlineTimer = nil
         }
     }
 
@@ -273,40 +299,91 @@ public final class TaskRuntime: @unchecked Sendable {
         if store == nil {
             publish(ended: ended, eventHead: scheduler.events.head)
         } else {
-            persist(ended: ended)
+            noteChanges(ended: ended)
         }
     }
 
-    /// Hands what changed to the store; whoever waits for it hears once it is written.
-    private func persist(ended: [TaskID]) {
+    /// Completes when everything changed so far is written (fails if that write failed).
+    private func written() -> EventLoopFuture<Void> {
+        guard flushScheduled else { return lastCommit }
+        if let nextFlush { return nextFlush.futureResult }
+        let promise = eventLoop.makePromise(of: Void.self)
+        nextFlush = promise
+        return promise.futureResult
+    }
+
+    /// Notes that a command changed something: the first change after a flush queues the next one, which runs
+    /// after the commands already queued on the loop, so that one commit holds them all.
+    private func noteChanges(ended: [TaskID]) {
+        guard store != nil else { return }
+        endedSinceFlush += ended
+        commandsSinceFlush += 1
+        if commandsSinceFlush >= Self.maxCommandsPerFlush {
+            flush()
+        } else if !flushScheduled {
+            flushScheduled = true
+            eventLoop.execute { self.flush() }
+        }
+    }
+
+    /// Hands what changed since the last flush to the store in one commit; whoever waits for it hears once it
+    /// is written (within this call when the store writes on this thread).
+    private func flush() {
         guard let store else { return }
-        let changes = scheduler.takeChanges()
-        guard !changes.isEmpty else { return }
+        let waiting = nextFlush
+        nextFlush = nil
+        flushScheduled = false
+        commandsSinceFlush = 0
+        let ended = endedSinceFlush
+        endedSinceFlush = []
         let head = scheduler.events.head
-        let written = eventLoop.makePromise(of: Void.self)
+        let changes = scheduler.takeChanges()
+        guard !changes.isEmpty else {
+            if let waiting { lastCommit.cascade(to: waiting) }
+            return
+        }
+        let written = waiting ?? eventLoop.makePromise(of: Void.self)
         lastCommit = written.futureResult
         store.commit(changes) { error in
-            self.eventLoop.execute {
-                if let error {
-                    self.logger.error("cannot save state", metadata: ["error": "\(error)"])
-                    written.fail(Self.storageFailed)
-                } else {
-                    written.succeed()
-                }
-                // Waiters are woken even if the write failed: their answer is what the daemon knows.
-                self.publish(ended: ended, eventHead: head)
+            if self.eventLoop.inEventLoop {
+                self.committed(error, written: written, ended: ended, eventHead: head)
+            } else {
+                self.eventLoop.execute { self.committed(error, written: written, ended: ended, eventHead: head) }
             }
         }
+    }
+
+    private func committed(_ error: StoreError?, written: EventLoopPromise<Void>, ended: [TaskID], eventHead: UInt64) {
+        if let error {
+            logger.error("cannot save state", metadata: ["error": "\(error)"])
+            written.fail(Self.storageFailed)
+        } else {
+            written.succeed()
+        }
+        // Waiters are woken even if the write failed: their answer is what the daemon knows.
+        publish(ended: ended, eventHead: eventHead)
     }
 
     /// Wakes the long-polls of tasks that ended and of the events feed up to `eventHead`.
     private func publish(ended: [TaskID], eventHead: UInt64) {
         for id in ended {
-            for waiter in taskWaiters[id] ?? [] { resolveWaiter(waiter) }
+            // A task ends once: whoever waits for it hears, and it is waited for no more.
+            guard let ids = taskWaiters.removeValue(forKey: id) else { continue }
+            ids.forEach { waiter in
+                guard let remaining = waiters[waiter]?.remaining else { return }
+                if remaining <= 1 {
+                    waiters[waiter]?.remaining = 0
+                    resolveWaiter(waiter)
+                } else {
+                    waiters[waiter]?.remaining = remaining - 1
+                }
+            }
         }
         guard eventHead > committedEventHead else { return }
         committedEventHead = eventHead
-        for waiter in eventWaiters { resolveWaiter(waiter) }
+        let woken = eventWaiters
+        eventWaiters = []
+        for waiter in woken { resolveWaiter(waiter) }
     }
 
     /// A commit failed: the tasks of the request may not survive a crash, so it is not acknowledged.
@@ -356,38 +433,78 @@ public final class TaskRuntime: @unchecked Sendable {
         wakeup = (at, task)
     }
 
-    /// A future that completes when `task` ends (or, for nil, when the next event comes), when
+    /// A future that completes when all of `tasks` ended (or, for nil, when the next event comes), when
     /// `timeout` elapses (nil: no limit of its own), or when the client leaves.
-    private func addWaiter(timeout: TimeAmount?, task: TaskID?, clientGone: EventLoopFuture<Void>?)
+    private func addWaiter(timeout: TimeAmount?, tasks: [TaskID]?, clientGone: EventLoopFuture<Void>?)
         -> EventLoopFuture<Void>
     {
         nextWaiterID += 1
         let id = nextWaiterID
-        var waiter = Waiter(promise: eventLoop.makePromise(), timeout: nil, task: task)
-        if let timeout {
-            waiter.timeout = eventLoop.scheduleTask(in: timeout) { self.resolveWaiter(id) }
-        }
-        waiters[id] = waiter
-        if let task {
-            taskWaiters[task, default: []].insert(id)
-        } else {
+        let promise = eventLoop.makePromise(of: Void.self)
+        let target: WaitTarget
+        switch tasks {
+        case nil:
+            target = .events
             eventWaiters.insert(id)
+        case let tasks? where tasks.count == 1:
+            target = .task(tasks[0])
+        case let tasks?:
+            target = .tasks(tasks)
         }
+        for task in tasks ?? [] {
+            if taskWaiters[task]?.insert(id) == nil { taskWaiters[task] = .one(id) }
+        }
+        waiters[id] = Waiter(promise: promise, target: target, remaining: tasks?.count ?? 1)
+        if tasks?.isEmpty == true {
+            resolveWaiter(id)
+            return promise.futureResult
+        }
+        if let timeout { addDeadline(NIODeadline.now() + timeout, waiter: id) }
         clientGone?.whenComplete { _ in self.eventLoop.execute { self.resolveWaiter(id) } }
-        return waiter.promise.futureResult
+        return promise.futureResult
     }
 
     /// Completes a waiter once and forgets it everywhere.
     private func resolveWaiter(_ id: Int) {
         guard let waiter = waiters.removeValue(forKey: id) else { return }
-        if let task = waiter.task {
-            taskWaiters[task]?.remove(id)
-            if taskWaiters[task]?.isEmpty == true { taskWaiters[task] = nil }
-        } else {
-            eventWaiters.remove(id)
+        switch waiter.target {
+        case .events: eventWaiters.remove(id)
+        case .task(let task): forgetWaiter(id, of: task)
+        case .tasks(let tasks):
+            if waiter.remaining > 0 { for task in tasks { forgetWaiter(id, of: task) } }
         }
-        waiter.timeout?.cancel()
+        // Its deadline stays behind in the heap until it comes up or the heap is compacted.
+        waitDeadlines.noteResolved(liveWaiters: waiters.count) { waiters[$0] != nil }
         waiter.promise.succeed()
+    }
+
+    private func forgetWaiter(_ id: Int, of task: TaskID) {
+        guard let ids = taskWaiters[task] else { return }
+        if let rest = ids.removing(id) { taskWaiters[task] = rest } else { taskWaiters[task] = nil }
+    }
+
+    private func addDeadline(_ deadline: NIODeadline, waiter id: Int) {
+        waitDeadlines.push(deadline, waiter: id)
+        if let armed = deadlineTimer, armed.at <= deadline { return }
+        armDeadlineTimer(at: deadline)
+    }
+
+    /// One timer at the earliest deadline of a held wait (coarse: late by at most `slack`).
+    private func armDeadlineTimer(at deadline: NIODeadline) {
+        deadlineTimer?.task.cancel()
+        let task = eventLoop.scheduleTask(deadline: deadline + LongPollDeadlines.slack) { self.deadlinesDue() }
+        deadlineTimer = (deadline, task)
+    }
+
+    private func deadlinesDue() {
+        deadlineTimer = nil
+        let now = NIODeadline.now()
+        while let (deadline, id) = waitDeadlines.first, deadline <= now {
+            waitDeadlines.pop()
+            resolveWaiter(id)
+        }
+        while let (_, id) = waitDeadlines.first, waiters[id] == nil { waitDeadlines.pop() }
+        if let (deadline, _) = waitDeadlines.first { armDeadlineTimer(at: deadline) }
     }
 
     private func makeSnapshot() -> RuntimeSnapshot {
@@ -477,7 +594,7 @@ extension TaskRuntime: WorkerPoolDelegate {
         mutate { now in scheduler.workerReady(worker, pid: pid, now: now) }
         readyWorkerIDs.insert(worker)
         // Ready once what the workers' hellos changed is written too, so the feed shows it from the start.
-        if readyWorkerIDs.count >= expectedWorkers { lastCommit.whenComplete { _ in self.allReady.succeed() } }
+        if readyWorkerIDs.count >= expectedWorkers { written().whenComplete { _ in self.allReady.succeed() } }
     }
 
     public func jobFinished(_ worker: WorkerID, job: UInt64, outcome: JobOutcome) {
@@ -531,4 +648,92 @@ public struct RuntimeSnapshot: Sendable {
     public var isDraining: Bool
     public var isReady: Bool
     public var longPolls: Int
+}
+
+/// The ids of the waiters of one task: almost always one, kept without an allocation then.
+private enum WaiterIDs {
+    case one(Int)
+    case many([Int])
+
+    /// Adds `id`; returns nothing (the optional lets `taskWaiters[task]?.insert(id) == nil` tell an absent key).
+    mutating func insert(_ id: Int) {
+        switch self {
+        case .one(let first): self = .many([first, id])
+        case .many(var ids):
+            ids.append(id)
+            self = .many(ids)
+        }
+    }
+
+    /// The ids without `id`; nil if none is left.
+    func removing(_ id: Int) -> WaiterIDs? {
+        switch self {
+        case .one(let only): return only == id ? nil : self
+        case .many(var ids):
+            ids.removeAll { $0 == id }
+            if ids.count == 1 { return .one(ids[0]) }
+            return ids.isEmpty ? nil : .many(ids)
+        }
+    }
+
+    func forEach(_ body: (Int) -> Void) {
+        switch self {
+        case .one(let id): body(id)
+        case .many(let ids): ids.forEach(body)
+        }
+    }
+}
+
+/// The deadlines of held waits in a min-heap, served by one timer. A waiter answered early leaves its entry
+/// behind (removing it would cost a search); entries of answered waiters are dropped when they come up, or all
+/// at once when they outnumber the live ones, so the heap stays within a small multiple of the held waits.
+struct LongPollDeadlines {
+    /// How late a timed-out wait may be answered: waits that end within it of the first are answered together.
+    static let slack: TimeAmount = .milliseconds(2)
+
+    private var heap: [(deadline: NIODeadline, waiter: Int)] = []
+
+    var first: (NIODeadline, Int)? { heap.first.map { ($0.deadline, $0.waiter) } }
+    var count: Int { heap.count }
+
+    mutating func push(_ deadline: NIODeadline, waiter: Int) {
+        heap.append((deadline, waiter))
+        var child = heap.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard heap[child].deadline < heap[parent].deadline else { break }
+            heap.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    mutating func pop() {
+        guard !heap.isEmpty else { return }
+        heap.swapAt(0, heap.count - 1)
+        heap.removeLast()
+        siftDown(0)
+    }
+
+    mutating func removeAll() { heap.removeAll() }
+
+    /// Drops the entries of answered waiters when they are more than twice the live ones (and a few).
+    mutating func noteResolved(liveWaiters: Int, isLive: (Int) -> Bool) {
+        guard heap.count > 2 * liveWaiters + 1024 else { return }
+        heap.removeAll { !isLive($0.waiter) }
+        for index in stride(from: heap.count / 2 - 1, through: 0, by: -1) { siftDown(index) }
+    }
+
+    private mutating func siftDown(_ start: Int) {
+        var parent = start
+        while true {
+            let left = 2 * parent + 1
+            let right = left + 1
+            var smallest = parent
+            if left < heap.count, heap[left].deadline < heap[smallest].deadline { smallest = left }
+            if right < heap.count, heap[right].deadline < heap[smallest].deadline { smallest = right }
+            guard smallest != parent else { return }
+            heap.swapAt(parent, smallest)
+            parent = smallest
+        }
+    }
 }
