@@ -56,12 +56,28 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         case closing
     }
 
-    private struct BodyInProgress {
-        var head: ParsedRequestHead
+    /// A request whose body is arriving: a class, so that an idle connection does not carry
+    /// room for it.
+    private final class BodyInProgress {
+        let head: ParsedRequestHead
         var body: ByteBuffer
         /// Bytes still to come of a Content-Length body.
         var remaining: Int
         var chunked: ChunkedBodyDecoder?
+
+        init(head: ParsedRequestHead, body: ByteBuffer, remaining: Int, chunked: ChunkedBodyDecoder? = nil) {
+            self.head = head
+            self.body = body
+            self.remaining = remaining
+            self.chunked = chunked
+        }
+    }
+
+    /// An answer the responder gave synchronously, waiting for `serve` (boxed, so that neither an
+    /// idle connection nor a held long-poll carries room for a response).
+    private final class SynchronousAnswer {
+        let result: Result<HTTPResponse, any Error>
+        init(_ result: Result<HTTPResponse, any Error>) { self.result = result }
     }
 
     private typealias CompleteRequest = (head: ParsedRequestHead, body: ByteBuffer)
@@ -88,7 +104,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// A read was asked for while a pipelined request waited: issue it once that one is served.
     private var readHeld = false
     private var isDispatching = false
-    private var synchronousResult: Result<HTTPResponse, any Error>?
+    private var synchronousAnswer: SynchronousAnswer?
 
     init(settings: HTTPConnectionSettings, loopConnections: EventLoopConnections) {
         self.settings = settings
@@ -294,8 +310,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
                     }
                 }
             case .receivingBody:
-                guard var progress = bodyInProgress else { return nil }
-                bodyInProgress = nil  // keep the body buffer uniquely referenced while it grows
+                guard let progress = bodyInProgress else { return nil }
                 if var decoder = progress.chunked {
                     let (consumed, outcome) = buffer.withUnsafeReadableBytes { bytes in
                         decoder.decode(
@@ -306,8 +321,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
                     switch outcome {
                     case .needMore:
                         progress.chunked = decoder
-                        bodyInProgress = progress
                     case .done:
+                        bodyInProgress = nil
                         phase = .responding
                         deadline = .distantFuture
                         return (progress.head, progress.body)
@@ -329,11 +344,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
                     if var part = buffer.readSlice(length: take) { progress.body.writeBuffer(&part) }
                     progress.remaining -= take
                     if progress.remaining == 0 {
+                        bodyInProgress = nil
                         phase = .responding
                         deadline = .distantFuture
                         return (progress.head, progress.body)
                     }
-                    bodyInProgress = progress
                 }
             }
         }
@@ -364,31 +379,30 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             let requestContext = RequestContext(
                 eventLoop: context.eventLoop, allocator: context.channel.allocator,
                 closeFuture: context.channel.closeFuture)
+            // Only the method is kept for the log of a failure: the target would cost every held
+            // long-poll an allocation.
             let method = head.method
-            let uri = head.uri
             isDispatching = true
-            synchronousResult = nil
+            synchronousAnswer = nil
             settings.responder.respond(to: request, context: requestContext)
                 .hop(to: context.eventLoop)
                 .assumeIsolated()
                 .whenComplete { [self] result in
                     if self.isDispatching {
-                        self.synchronousResult = result
-                    } else if let following = self.complete(result, method: method, uri: uri) {
+                        self.synchronousAnswer = SynchronousAnswer(result)
+                    } else if let following = self.complete(result, method: method) {
                         self.serve(following)
                     }
                 }
             isDispatching = false
-            guard let result = synchronousResult else { return }
-            synchronousResult = nil
-            next = complete(result, method: method, uri: uri)
+            guard let answer = synchronousAnswer else { return }
+            synchronousAnswer = nil
+            next = complete(answer.result, method: method)
         }
     }
 
     /// Writes the responder's answer; returns the next pipelined request if one is complete.
-    private func complete(_ result: Result<HTTPResponse, any Error>, method: HTTPMethod, uri: String)
-        -> CompleteRequest?
-    {
+    private func complete(_ result: Result<HTTPResponse, any Error>, method: HTTPMethod) -> CompleteRequest? {
         // The client may have gone while the responder worked: then nobody wants the answer.
         guard let context, phase == .responding else { return nil }
         let response: HTTPResponse
@@ -399,7 +413,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             response = problem.response(allocator: context.channel.allocator)
         case .failure(let error):
             settings.logger.error(
-                "request failed", metadata: ["method": "\(method)", "uri": "\(uri)", "error": "\(error)"])
+                "request failed", metadata: ["method": "\(method)", "error": "\(error)"])
             response = Problem.internalError.response(allocator: context.channel.allocator)
         }
         let keepOpen = keepAlive && !quiescing

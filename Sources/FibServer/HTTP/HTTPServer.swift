@@ -165,12 +165,11 @@ public final class HTTPServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelOption(.allowRemoteHalfClosure, value: false)
-            // Each connection keeps its last receive buffer for reuse (NIO does not let it go);
-            // NIO's default 2 KB first buffer is mostly empty for our request heads and costs
-            // 1.5 KB per held connection. The buffer still doubles on full reads, so large bodies
-            // take few more reads.
+            // Each connection keeps its last receive buffer for reuse (NIO's pool never lets it
+            // go), so the first one is small: a long-poll's head is under 100 bytes. The buffer
+            // grows on full reads, so larger requests take a few more reads on a new connection.
             .childChannelOption(
-                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
+                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 128, maximum: 65536))
         if tcp {
             bootstrap = bootstrap.childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
         }
