@@ -95,7 +95,9 @@ public final class WorkerPool: WorkerPoolControl, @unchecked Sendable {
             return
         }
         switch slot.phase {
-        case .idle where !slot.retiring, .busy where !slot.retiring:
+        // A busy slot that is leaving answers every job it has before it goes, a job sent before the
+        // scheduler heard of the departure too.
+        case .idle where !slot.retiring, .busy:
             guard slot.jobIDs.count < Self.maxJobsPerSlot else {
                 misuse("start(\(job.id)) on worker \(worker), which has \(slot.jobIDs.count) jobs unanswered")
                 return
@@ -114,7 +116,7 @@ public final class WorkerPool: WorkerPoolControl, @unchecked Sendable {
             scheduleFlush()
         case .stopping, .reaping:
             slot.jobIDs.append(job.id)
-        case .idle, .starting, .busy, .waiting:
+        case .idle, .starting, .waiting:
             misuse("start(\(job.id)) on worker \(worker), which is \(slot.phase)\(slot.retiring ? " and leaving" : "")")
         }
     }

@@ -97,6 +97,26 @@ struct WorkerPoolTests {
         try await harness.close()
     }
 
+    @Test func aLeavingBusyWorkerAnswersAJobSentBeforeTheSchedulerKnewThenGoes() async throws {
+        let harness = try await PoolHarness(count: 2)
+        var pids: [WorkerID: Int32] = [:]
+        for _ in 0..<2 {
+            let (id, pid) = try await harness.events.expectReady()
+            pids[id] = pid
+        }
+        try await harness.run(Job(id: 500, n: longJob.n, algorithm: .recursive), on: 0)
+        try await harness.run(Job(id: 501, n: longJob.n, algorithm: .recursive), on: 1)
+        #expect(try await harness.onLoop { $0.resize(to: 1) } == [1])
+        try await harness.run(Job(id: 502, n: 12, algorithm: .fast), on: 1)
+        #expect(try await harness.events.expectFinished(job: 501).0 == 1)
+        #expect(try await harness.events.expectFinished(job: 502).1.digits == "144")
+        let (left, exit) = try await harness.events.expectExited(pid: try #require(pids[1]))
+        #expect(left == 1)
+        #expect(exit == .exited(code: 0))
+        _ = try await harness.events.expectFinished(job: 500)
+        try await harness.close()
+    }
+
     @Test func killingAWorkerWithSeveralJobsDropsThemAll() async throws {
         let harness = try await PoolHarness(count: 1)
         let (_, pid) = try await harness.events.expectReady(0)
