@@ -130,6 +130,18 @@ struct TaskRuntimeTests {
         #expect(accepted.count == 1)
     }
 
+    @Test func aTaskIsShownOnlyAsFarAsItIsWritten() throws {
+        let harness = try RuntimeHarness()
+        defer { harness.shutdown() }
+        let task = try #require(
+            try harness.runtime.submit([TaskRequest(n: 5)], isBatch: false, wait: nil).wait().first)
+        // Nobody waits for its end: that flush may be put off, but a read of the task waits for it.
+        try harness.answerJobs()
+        let shown = try #require(try harness.runtime.task(task.id, wait: nil).wait())
+        #expect(shown.state == .done)
+        #expect(harness.store.commits.flatMap(\.tasks).last { $0.id == task.id }?.state == .done)
+    }
+
     @Test func commandsOfOneTurnShareOneCommit() throws {
         let harness = try RuntimeHarness()
         defer { harness.shutdown() }

@@ -23,6 +23,9 @@ public final class TaskRuntime: @unchecked Sendable {
     /// Commands after which a flush is written at once rather than at the end of the turn: the bound on the
     /// changes and answers that wait in memory for one flush.
     static let maxCommandsPerFlush = 4096
+    /// How long a flush nobody waits for may be put off to be written with the next ones (a worker's
+    /// replies to a big batch come one or two a turn; their ends need be written only before anyone hears).
+    static let maxFlushDelay: TimeAmount = .milliseconds(1)
 
     /// A client waiting for something: tasks to end, or events after a cursor. Small on purpose (10,000
     /// held long-polls are a benchmark): no timer of its own, see ``LongPollDeadlines``.
@@ -78,8 +81,12 @@ public final class TaskRuntime: @unchecked Sendable {
     private var committedEventHead: UInt64
     /// Completes when the last commit handed to the store is written (fails if that write failed).
     private var lastCommit: EventLoopFuture<Void>
-    /// A flush is queued on the loop: something changed since the last one.
+    /// Something changed since the last flush: a flush will come (queued, or put off by `deferredFlush`).
     private var flushScheduled = false
+    /// A flush (or the check whether one can be put off) is queued on the loop.
+    private var flushQueued = false
+    /// The timer of a flush put off because nobody waited for it.
+    private var deferredFlush: Scheduled<Void>?
     /// Completed by the next flush; made only when someone waits for it.
     private var nextFlush: EventLoopPromise<Void>?
     /// Tasks that ended since the last flush: their long-polls are woken once it is written.
@@ -158,9 +165,9 @@ public final class TaskRuntime: @unchecked Sendable {
     {
         eventLoop.flatSubmit {
             guard let task = self.scheduler.task(id) else { return self.eventLoop.makeSucceededFuture(nil) }
-            guard let wait, !task.state.isFinal else { return self.eventLoop.makeSucceededFuture(task) }
+            guard let wait, !task.state.isFinal else { return self.afterWrite { self.scheduler.task(id) ?? task } }
             let waiter = self.addWaiter(timeout: wait, tasks: [id], clientGone: clientGone)
-            return waiter.map { self.scheduler.task(id) ?? task }
+            return waiter.flatMap { self.afterWrite { self.scheduler.task(id) ?? task } }
         }
     }
 
@@ -206,7 +213,9 @@ public final class TaskRuntime: @unchecked Sendable {
     public func listTasks(states: Set<TaskState>?, after cursor: TaskID?, limit: Int)
         -> EventLoopFuture<([FibTask], TaskID?)>
     {
-        eventLoop.submit { self.scheduler.listTasks(states: states, after: cursor, limit: limit) }
+        eventLoop.flatSubmit {
+            self.afterWrite { self.scheduler.listTasks(states: states, after: cursor, limit: limit) }
+        }
     }
 
     /// Events after `cursor` (nil: from now on); with `wait`, an empty answer is held until one comes.
@@ -309,7 +318,16 @@ public final class TaskRuntime: @unchecked Sendable {
         if let nextFlush { return nextFlush.futureResult }
         let promise = eventLoop.makePromise(of: Void.self)
         nextFlush = promise
+        // Someone waits now: a flush put off is written in this turn.
+        queueFlush()
         return promise.futureResult
+    }
+
+    /// `read` once what changed so far is written (whether or not that write failed), so that no answer shows a
+    /// state a crash could take back.
+    private func afterWrite<Value>(_ read: @escaping () -> Value) -> EventLoopFuture<Value> {
+        guard flushScheduled else { return eventLoop.makeSucceededFuture(read()) }
+        return written().recover { _ in }.map(read)
     }
 
     /// Notes that a command changed something: the first change after a flush queues the next one, which runs
@@ -318,18 +336,52 @@ public final class TaskRuntime: @unchecked Sendable {
         guard store != nil else { return }
         endedSinceFlush += ended
         commandsSinceFlush += 1
+        flushScheduled = true
         if commandsSinceFlush >= Self.maxCommandsPerFlush {
-            flush()
-        } else if !flushScheduled {
-            flushScheduled = true
-            eventLoop.execute { self.flush() }
+            flush(now: true)
+        } else {
+            queueFlush()
         }
     }
 
+    private func queueFlush() {
+        guard !flushQueued else { return }
+        flushQueued = true
+        eventLoop.execute {
+            self.flushQueued = false
+            self.flush(now: false)
+        }
+    }
+
+    /// Whether anyone would hear of the pending changes once written: an answer, a long-poll of the feed, or
+    /// the last task a waiter waits for.
+    private var flushIsAwaited: Bool {
+        if nextFlush != nil || !eventWaiters.isEmpty { return true }
+        for id in endedSinceFlush {
+            guard let ids = taskWaiters[id] else { continue }
+            var awaited = false
+            ids.forEach { waiter in awaited = awaited || (waiters[waiter]?.remaining ?? 0) <= 1 }
+            if awaited { return true }
+        }
+        return false
+    }
+
     /// Hands what changed since the last flush to the store in one commit; whoever waits for it hears once it
-    /// is written (within this call when the store writes on this thread).
-    private func flush() {
-        guard let store else { return }
+    /// is written (within this call when the store writes on this thread). Unless `now`, a flush nobody waits
+    /// for is put off by up to ``maxFlushDelay`` to be written with the next ones.
+    private func flush(now: Bool) {
+        guard let store, flushScheduled else { return }
+        if !now, !flushIsAwaited {
+            if deferredFlush == nil {
+                deferredFlush = eventLoop.scheduleTask(in: Self.maxFlushDelay) {
+                    self.deferredFlush = nil
+                    self.flush(now: true)
+                }
+            }
+            return
+        }
+        deferredFlush?.cancel()
+        deferredFlush = nil
         let waiting = nextFlush
         nextFlush = nil
         flushScheduled = false
