@@ -29,8 +29,11 @@ public enum StoreDurability: String, Sendable {
 public final class SQLiteTaskStore: TaskStore, @unchecked Sendable {
     /// The file name in the state directory.
     public static let fileName = "fibd.db"
-    /// The WAL size past which the checkpointer copies it into the database.
-    public static let walCheckpointBytes = 16 << 20
+    /// The WAL size past which the checkpointer copies it into the database. Small, so that the WAL's dirty
+    /// pages are synced a little at a time: under a steady load no checkpoint ever catches up with the writer
+    /// (it appends meanwhile), the WAL grows to ``walCapBytes``, and the writer's own checkpoint there then
+    /// syncs only what came since the checkpointer's last round.
+    public static let walCheckpointBytes = 4 << 20
     /// The WAL size past which the writer checkpoints itself, waiting for it: the bound on the file.
     public static let walCapBytes = 64 << 20
 
