@@ -269,6 +269,8 @@ public final class TaskRuntime: @unchecked Sendable {
     /// Answers every held long-poll now (used when stopping).
     public func releaseWaiters() -> EventLoopFuture<Void> {
         eventLoop.submit {
+            // A flush put off is written first: nothing waits for it, but the store closes soon.
+            if self.flushScheduled { self.flush(now: true) }
             for id in Array(self.waiters.keys) { self.resolveWaiter(id) }
             self.sampleRing.releaseAll()
             self.taskWaiters.removeAll()
