@@ -89,6 +89,8 @@ public final class TaskRuntime: @unchecked Sendable {
     private var deferredFlush: Scheduled<Void>?
     /// Completed by the next flush; made only when someone waits for it.
     private var nextFlush: EventLoopPromise<Void>?
+    /// Someone waits for the next flush alone: it is not put off.
+    private var nextFlushIsAwaited = false
     /// Tasks that ended since the last flush: their long-polls are woken once it is written.
     private var endedSinceFlush: [TaskID] = []
     private var commandsSinceFlush = 0
@@ -144,16 +146,17 @@ public final class TaskRuntime: @unchecked Sendable {
                     metadata: ["task": "\(task.id)", "n": "\(task.n)", "algorithm": "\(task.algorithm.rawValue)"])
             }
             // The answer follows the commit: a task answered 202 survives any crash from then on.
-            return self.written().flatMap {
-                let live = tasks.filter { self.scheduler.task($0.id).map { !$0.state.isFinal } ?? false }
-                guard let wait, tasks.contains(where: { !$0.state.isFinal }) else {
-                    return self.eventLoop.makeSucceededFuture(tasks)
-                }
-                // Tasks that ended meanwhile are answered once their end is written too.
-                let waits = [self.addWaiter(timeout: wait, tasks: live.map(\.id), clientGone: nil), self.written()]
-                return EventLoopFuture.andAllComplete(waits, on: self.eventLoop).map {
-                    tasks.map { self.scheduler.task($0.id) ?? $0 }
-                }
+            guard let wait, tasks.contains(where: { !$0.state.isFinal }) else {
+                return self.written().map { tasks }
+            }
+            // A waited submit is answered once its tasks ended (or the wait is over) and all that is written, so
+            // the tasks' first write need not come before the worker's answer: for a quick task, one commit holds
+            // its submit, start and end. If the first write fails, the submit is refused all the same.
+            let submitted = self.written(awaited: false)
+            let live = tasks.filter { !$0.state.isFinal }.map(\.id)
+            let ended = self.addWaiter(timeout: wait, tasks: live, clientGone: nil)
+            return submitted.and(ended).flatMap { _ in self.written() }.map {
+                tasks.map { self.scheduler.task($0.id) ?? $0 }
             }
         }
     }
@@ -315,13 +318,22 @@ public final class TaskRuntime: @unchecked Sendable {
     }
 
     /// Completes when everything changed so far is written (fails if that write failed).
-    private func written() -> EventLoopFuture<Void> {
+    /// - Parameter awaited: false if the caller waits for something else too (a waited submit for its tasks'
+    ///   ends): the flush may then still be put off.
+    private func written(awaited: Bool = true) -> EventLoopFuture<Void> {
         guard flushScheduled else { return lastCommit }
-        if let nextFlush { return nextFlush.futureResult }
-        let promise = eventLoop.makePromise(of: Void.self)
-        nextFlush = promise
-        // Someone waits now: a flush put off is written in this turn.
-        queueFlush()
+        let promise: EventLoopPromise<Void>
+        if let nextFlush {
+            promise = nextFlush
+        } else {
+            promise = eventLoop.makePromise(of: Void.self)
+            nextFlush = promise
+        }
+        if awaited, !nextFlushIsAwaited {
+            // Someone waits now: a flush put off is written in this turn.
+            nextFlushIsAwaited = true
+            queueFlush()
+        }
         return promise.futureResult
     }
 
@@ -358,7 +370,7 @@ public final class TaskRuntime: @unchecked Sendable {
     /// Whether anyone would hear of the pending changes once written: an answer, a long-poll of the feed, or
     /// the last task a waiter waits for.
     private var flushIsAwaited: Bool {
-        if nextFlush != nil || !eventWaiters.isEmpty { return true }
+        if nextFlushIsAwaited || !eventWaiters.isEmpty { return true }
         for id in endedSinceFlush {
             guard let ids = taskWaiters[id] else { continue }
             var awaited = false
@@ -386,6 +398,7 @@ public final class TaskRuntime: @unchecked Sendable {
         deferredFlush = nil
         let waiting = nextFlush
         nextFlush = nil
+        nextFlushIsAwaited = false
         flushScheduled = false
         commandsSinceFlush = 0
         let ended = endedSinceFlush
