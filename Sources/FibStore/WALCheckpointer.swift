@@ -21,6 +21,10 @@ final class WALCheckpointer: @unchecked Sendable {
     private let requested = Atomic(false)
     /// Frames in the WAL after the writer's last commit.
     private let walFrames = Atomic(0)
+    /// The WAL size (in frames) at which the next checkpoint is asked for: `thresholdFrames` past where the last
+    /// one found it, so that a steady writer gets one checkpoint per `thresholdFrames` written, not one after
+    /// another (each costs two fsyncs).
+    private let nextRoundAt: Atomic<Int>
     /// Commits so far, to see when the writer is idle.
     private let commits = Atomic(0)
     /// On `queue`: the commit count at the last idle check, and at the last checkpoint that emptied the WAL.
@@ -42,6 +46,7 @@ final class WALCheckpointer: @unchecked Sendable {
         self.database = database
         self.thresholdFrames = thresholdFrames
         self.capFrames = capFrames
+        nextRoundAt = Atomic(thresholdFrames)
         timer = DispatchSource.makeTimerSource(queue: queue)
         timer.schedule(
             deadline: .now() + Self.idleCheckInterval, repeating: Self.idleCheckInterval, leeway: .seconds(1))
@@ -49,12 +54,14 @@ final class WALCheckpointer: @unchecked Sendable {
         timer.activate()
     }
 
-    /// Called by the writer after each commit with the frames now in the WAL. Cheap: two atomics, and a wake-up
-    /// of the checkpointer's thread once per `thresholdFrames`.
+    /// Called by the writer after each commit with the frames now in the WAL. Cheap: a few atomics, and a
+    /// wake-up of the checkpointer's thread once per `thresholdFrames` written.
     func committed(walFrames frames: Int) {
-        walFrames.store(frames, ordering: .relaxed)
+        let previous = walFrames.exchange(frames, ordering: .relaxed)
         commits.add(1, ordering: .relaxed)
-        guard frames >= thresholdFrames, frames < capFrames,
+        // The WAL started afresh: count from its beginning again.
+        if frames < previous { nextRoundAt.store(thresholdFrames, ordering: .relaxed) }
+        guard frames >= nextRoundAt.load(ordering: .relaxed), frames < capFrames,
             requested.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged
         else { return }
         queue.async { self.checkpointRequested() }
@@ -78,7 +85,7 @@ final class WALCheckpointer: @unchecked Sendable {
         requested.store(false, ordering: .relaxed)
         // Past the cap the writer checkpoints itself; a checkpoint here would only make it wait.
         guard walFrames.load(ordering: .relaxed) < capFrames else { return }
-        checkpoint()
+        if let (frames, _) = checkpoint() { nextRoundAt.store(frames + thresholdFrames, ordering: .relaxed) }
     }
 
     /// Checkpoints when fibd wrote something since the WAL was last emptied and nothing since the last tick.
