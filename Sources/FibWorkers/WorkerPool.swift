@@ -95,9 +95,10 @@ public final class WorkerPool: WorkerPoolControl, @unchecked Sendable {
             return
         }
         switch slot.phase {
-        // A busy slot that is leaving answers every job it has before it goes, a job sent before the
-        // scheduler heard of the departure too.
-        case .idle where !slot.retiring, .busy:
+        // A slot that is leaving answers every job it has before it goes, a job sent before the scheduler
+        // heard of the departure too (an idle one is closed at once, so it is idle here only while its
+        // last answer is being reported).
+        case .idle, .busy:
             guard slot.jobIDs.count < Self.maxJobsPerSlot else {
                 misuse("start(\(job.id)) on worker \(worker), which has \(slot.jobIDs.count) jobs unanswered")
                 return
@@ -116,7 +117,7 @@ public final class WorkerPool: WorkerPoolControl, @unchecked Sendable {
             scheduleFlush()
         case .stopping, .reaping:
             slot.jobIDs.append(job.id)
-        case .idle, .starting, .waiting:
+        case .starting, .waiting:
             misuse("start(\(job.id)) on worker \(worker), which is \(slot.phase)\(slot.retiring ? " and leaving" : "")")
         }
     }
@@ -389,11 +390,13 @@ public final class WorkerPool: WorkerPoolControl, @unchecked Sendable {
         slot.backoff = Self.crashBackoffRange.first
         if slot.jobIDs.isEmpty {
             slot.phase = .idle
-            if slot.retiring {
-                retire(slot)
-            }
         }
+        // The answer is reported before a leaving slot is closed: closing it can reap its process at once
+        // (it exits at EOF), and an exit reported first would requeue the job it has just answered.
         delegate?.jobFinished(slot.id, job: jobID, outcome: outcome)
+        if slot.retiring, slot.phase == .idle, slots[slot.id] === slot {
+            retire(slot)
+        }
     }
 
     /// Takes `slot` out of the pool: at once if it has no process or an idle one, else when its jobs end.
