@@ -14,9 +14,10 @@ SWIFT ?= swift
 PYTHON ?= python3
 LISTEN ?= 127.0.0.1:8787
 
-# C libraries the package links (GMP for exact big integers, zlib for HTTP compression, libsystemd for sd_notify,
-# socket activation and journald, SQLite for the durable state) and the e2e tests' Python.
-DEB_PACKAGES := libgmp-dev zlib1g-dev libsystemd-dev pkg-config libsqlite3-dev
+# C libraries the package links (GMP for exact big integers, zlib for HTTP compression, SQLite for the durable
+# state). No libsystemd: FibSystemd speaks sd_notify, socket activation and journald's protocols itself, so that
+# neither the daemon nor each worker loads libsystemd and the libraries it pulls in (libgcrypt, liblz4, libzstd...).
+DEB_PACKAGES := libgmp-dev zlib1g-dev libsqlite3-dev
 # The browser tests drive Debian's chromium through its chromedriver (nothing downloaded at test time).
 BROWSER_DEB_PACKAGES := chromium chromium-driver
 # What packaging needs: man page lint, the .deb and its dependencies, the systemd container tests.

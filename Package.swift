@@ -40,12 +40,8 @@ let package = Package(
             path: "Sources/CGMP",
             providers: [.apt(["libgmp-dev"])]
         ),
-        .systemLibrary(
-            name: "CSystemd",
-            path: "Sources/CSystemd",
-            pkgConfig: "libsystemd",
-            providers: [.apt(["libsystemd-dev"])]
-        ),
+        // memfd_create(2) for FibSystemd's journal entries too large for a datagram; a header, nothing linked.
+        .systemLibrary(name: "CMemfd", path: "Sources/CMemfd"),
         .systemLibrary(
             name: "CSQLite",
             path: "Sources/CSQLite",
@@ -79,7 +75,7 @@ let package = Package(
         .target(
             name: "FibSystemd",
             dependencies: [
-                "CSystemd",
+                "CMemfd",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -112,7 +108,7 @@ let package = Package(
         .testTarget(
             name: "FibSystemdTests",
             dependencies: [
-                "FibSystemd", "CSystemd",
+                "FibSystemd", "CMemfd",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,9 +1,5 @@
 import Logging
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// One `NAME=value` field of a journal entry.
 public struct JournalField: Sendable, Equatable {
     public var name: String
@@ -15,7 +11,7 @@ public struct JournalField: Sendable, Equatable {
     }
 }
 
-/// Turns a log event into journal fields, and fields into the iovecs sd_journal_sendv(3) takes.
+/// Turns a log event into journal fields, and fields into an entry of the journal's native protocol.
 public enum JournalFields {
     /// Metadata keys fibd logs under, and the journal fields they become. Both spellings of the
     /// worker pid are in use (the pool says `worker.pid`, the runtime `worker_pid`).
@@ -75,35 +71,23 @@ public enum JournalFields {
         }
     }
 
-    /// The bytes of every `NAME=value` pair, back to back, and where each one lies. A value may hold
-    /// newlines or any byte: sd_journal_sendv(3) takes each iovec as one field, whatever it contains.
-    public static func encode(_ fields: [JournalField]) -> (bytes: [UInt8], ranges: [Range<Int>]) {
+    /// One entry in the journal's native protocol (systemd.io/JOURNAL_NATIVE_PROTOCOL): each field as
+    /// `NAME=value` and a newline, or, for a value that holds a newline, `NAME`, a newline, the value's
+    /// length as a 64-bit little-endian integer, the value and a newline. A value may hold any byte.
+    public static func nativeEntry(_ fields: [JournalField]) -> [UInt8] {
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(fields.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 1 })
-        var ranges: [Range<Int>] = []
-        ranges.reserveCapacity(fields.count)
+        bytes.reserveCapacity(fields.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 10 })
         for field in fields {
-            let start = bytes.count
             bytes += field.name.utf8
-            bytes.append(UInt8(ascii: "="))
-            bytes += field.value.utf8
-            ranges.append(start..<bytes.count)
-        }
-        return (bytes, ranges)
-    }
-
-    /// Calls `body` with one iovec per field, valid only during the call.
-    public static func withIOVectors<Result>(
-        _ fields: [JournalField], _ body: (UnsafeBufferPointer<iovec>) -> Result
-    ) -> Result {
-        let (bytes, ranges) = encode(fields)
-        return bytes.withUnsafeBytes { buffer in
-            let vectors = ranges.map { range in
-                iovec(
-                    iov_base: buffer.baseAddress.map { UnsafeMutableRawPointer(mutating: $0 + range.lowerBound) },
-                    iov_len: range.count)
+            if field.value.utf8.contains(UInt8(ascii: "\n")) {
+                bytes.append(UInt8(ascii: "\n"))
+                withUnsafeBytes(of: UInt64(field.value.utf8.count).littleEndian) { bytes += $0 }
+            } else {
+                bytes.append(UInt8(ascii: "="))
             }
-            return vectors.withUnsafeBufferPointer(body)
+            bytes += field.value.utf8
+            bytes.append(UInt8(ascii: "\n"))
         }
+        return bytes
     }
 }

@@ -1,18 +1,23 @@
-import CSystemd
 import Logging
 
-/// A swift-log handler that writes each message to journald as a structured entry with
-/// sd_journal_sendv(3); see ``JournalFields`` for the fields.
+/// A swift-log handler that writes each message to journald as a structured entry over the native
+/// protocol (``JournalSocket``); see ``JournalFields`` for the fields.
 public struct JournalLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var metadataProvider: Logger.MetadataProvider?
     /// SYSLOG_IDENTIFIER: "fibd" for the daemon, "fibd-worker" for a worker.
     public let identifier: String
+    /// Where the entries go: journald's own socket, unless a test gives its own.
+    public let socket: JournalSocket
     private let threshold: LogThreshold
     private var ownLevel: Logger.Level?
 
-    public init(identifier: String, threshold: LogThreshold, metadataProvider: Logger.MetadataProvider? = nil) {
+    public init(
+        identifier: String, threshold: LogThreshold, metadataProvider: Logger.MetadataProvider? = nil,
+        socket: JournalSocket = .system
+    ) {
         self.identifier = identifier
+        self.socket = socket
         self.threshold = threshold
         self.metadataProvider = metadataProvider
     }
@@ -33,9 +38,7 @@ public struct JournalLogHandler: LogHandler {
             metadata: mergedMetadata(metadata, metadataProvider, event.metadata),
             file: event.file, function: event.function, line: event.line)
         // A failed send has nowhere better to go: stderr is the journal stream too.
-        _ = JournalFields.withIOVectors(fields) { vectors in
-            sd_journal_sendv(vectors.baseAddress, Int32(vectors.count))
-        }
+        socket.send(fields)
     }
 }
 

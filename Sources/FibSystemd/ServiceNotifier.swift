@@ -1,16 +1,23 @@
-import CSystemd
+#if canImport(Glibc)
+    import Glibc
+#endif
 
-/// Sends ``NotifyMessage``s to the service manager with sd_notify(3).
+/// Sends ``NotifyMessage``s to the service manager: one datagram to `$NOTIFY_SOCKET`, as sd_notify(3)
+/// describes the protocol (an AF_UNIX datagram socket, a path or `@` for the abstract namespace).
 ///
 /// Outside systemd (no `$NOTIFY_SOCKET`) every send is a cheap no-op, so callers need not check.
 /// The variable is kept in the environment, since the daemon notifies for its whole life; the
 /// worker pool leaves it out of the workers' environment.
 public struct ServiceNotifier: Sendable {
+    /// `$NOTIFY_SOCKET`, nil when it is unset or empty.
+    public let socketPath: String?
+
     /// Whether a service manager listens (`$NOTIFY_SOCKET` is set).
-    public let isEnabled: Bool
+    public var isEnabled: Bool { socketPath != nil }
 
     public init(environment: [String: String]) {
-        isEnabled = !(environment["NOTIFY_SOCKET"] ?? "").isEmpty
+        let path = environment["NOTIFY_SOCKET"] ?? ""
+        socketPath = path.isEmpty ? nil : path
     }
 
     /// Sends the messages in one datagram.
@@ -22,7 +29,9 @@ public struct ServiceNotifier: Sendable {
 
     @discardableResult
     public func send(_ messages: [NotifyMessage]) -> Bool {
-        guard isEnabled, !messages.isEmpty else { return false }
-        return sd_notify(0, NotifyMessage.datagram(messages)) > 0
+        guard let socketPath, !messages.isEmpty, let address = UnixSocketAddress(socketPath) else { return false }
+        guard let descriptor = openUnixDatagramSocket() else { return false }
+        defer { close(descriptor) }
+        return sendDatagram(Array(NotifyMessage.datagram(messages).utf8), from: descriptor, to: address) == 0
     }
 }

@@ -1,6 +1,9 @@
-import CSystemd
 import NIOCore
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The service watchdog's heartbeat: `beat` runs every `interval` on one event loop, and only there.
 ///
@@ -27,10 +30,27 @@ public final class Watchdog: Sendable {
 
     /// Half the watchdog timeout, as sd_watchdog_enabled(3) advises; nil when systemd asked for no
     /// watchdog (no `$WATCHDOG_USEC`, or `$WATCHDOG_PID` names another process).
+    /// The variables are read from the process's environment and left there, as sd_watchdog_enabled(0, ...) does.
     public static func intervalFromEnvironment() -> TimeAmount? {
-        var microseconds: UInt64 = 0
-        guard sd_watchdog_enabled(0, &microseconds) > 0 else { return nil }
-        return interval(watchdogMicroseconds: microseconds)
+        var environment: [String: String] = [:]
+        for name in ["WATCHDOG_USEC", "WATCHDOG_PID"] {
+            if let value = getenv(name) { environment[name] = String(cString: value) }
+        }
+        return watchdogMicroseconds(environment: environment, processID: getpid()).map {
+            interval(watchdogMicroseconds: $0)
+        }
+    }
+
+    /// The watchdog timeout that `$WATCHDOG_USEC` asks of process `processID`: nil when it is unset, malformed,
+    /// zero or infinite, or when `$WATCHDOG_PID` is set and names another process (sd_watchdog_enabled(3)).
+    public static func watchdogMicroseconds(environment: [String: String], processID: pid_t) -> UInt64? {
+        guard let text = environment["WATCHDOG_USEC"], let microseconds = UInt64(text),
+            microseconds > 0, microseconds != UInt64.max
+        else { return nil }
+        if let pidText = environment["WATCHDOG_PID"] {
+            guard let pid = pid_t(pidText), pid == processID else { return nil }
+        }
+        return microseconds
     }
 
     /// Half of `watchdogMicroseconds`, at least one millisecond.
