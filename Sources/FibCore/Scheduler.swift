@@ -287,6 +287,13 @@ public final class Scheduler {
 
     public var workerRecords: [WorkerRecord] { workers.values.sorted { $0.id < $1.id } }
 
+    public func workerRecord(_ id: WorkerID) -> WorkerRecord? { workers[id] }
+
+    /// When the first live task of `key`'s computation started (wall clock), if it runs.
+    public func startedAt(of key: ComputationKey) -> Int64? {
+        computations[key]?.members.first.flatMap { tasks[$0]?.startedAt }
+    }
+
     /// Tasks in submission order after `cursor`, filtered by state, at most `limit`, and the cursor
     /// for the next page (nil when there is no more).
     public func listTasks(states: Set<TaskState>?, after cursor: TaskID?, limit: Int) -> ([FibTask], TaskID?) {
@@ -464,6 +471,20 @@ public final class Scheduler {
     /// The worker answered `job`. Answers come in the order the jobs were sent; any other answer (to a job
     /// of a killed process, or out of order) is dropped. The answer to an abandoned trivial job is dropped too.
     public func jobFinished(_ worker: WorkerID, job: UInt64, outcome: JobOutcome, now: Moment) {
+        takeAnswer(worker, job: job, outcome: outcome, now: now)
+        dispatch(now: now)
+        forgetExpired(now: now)
+    }
+
+    /// The worker answered `answers`, in order (those read from it at once): as ``jobFinished(_:job:outcome:now:)``
+    /// for each, with one dispatch after them all.
+    public func jobsFinished(_ worker: WorkerID, answers: [JobAnswer], now: Moment) {
+        for answer in answers { takeAnswer(worker, job: answer.job, outcome: answer.outcome, now: now) }
+        dispatch(now: now)
+        forgetExpired(now: now)
+    }
+
+    private func takeAnswer(_ worker: WorkerID, job: UInt64, outcome: JobOutcome, now: Moment) {
         guard var record = workers[worker], record.state == .busy, let answered = record.jobs.first,
             answered.id == job
         else { return }
@@ -491,8 +512,6 @@ public final class Scheduler {
                 }
             }
         }
-        dispatch(now: now)
-        forgetExpired(now: now)
     }
 
     public func workerExited(_ worker: WorkerID, pid: Int32, exit: WorkerExit, now: Moment) {

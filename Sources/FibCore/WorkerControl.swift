@@ -38,6 +38,17 @@ public enum JobOutcome: Sendable {
     case failure(String)
 }
 
+/// A worker's answer to one of its jobs.
+public struct JobAnswer: Sendable {
+    public var job: UInt64
+    public var outcome: JobOutcome
+
+    public init(job: UInt64, outcome: JobOutcome) {
+        self.job = job
+        self.outcome = outcome
+    }
+}
+
 /// How a worker process ended.
 public enum WorkerExit: Sendable, Hashable, CustomStringConvertible {
     case exited(code: Int32)
@@ -82,9 +93,18 @@ public protocol WorkerPoolDelegate: AnyObject {
     func workerReady(_ worker: WorkerID, pid: Int32)
     /// The worker answered its oldest unanswered job; it is idle again once it has answered them all.
     func jobFinished(_ worker: WorkerID, job: UInt64, outcome: JobOutcome)
+    /// The worker answered its oldest unanswered jobs, in order: the answers read from it at once. A delegate
+    /// may handle them together (one turn of bookkeeping for a burst of trivial answers).
+    func jobsFinished(_ worker: WorkerID, answers: [JobAnswer])
     /// The worker's process ended and was reaped (no zombie is left). The pool
     /// respawns the slot itself (with backoff after crashes it did not cause).
     func workerExited(_ worker: WorkerID, pid: Int32, exit: WorkerExit)
+}
+
+extension WorkerPoolDelegate {
+    public func jobsFinished(_ worker: WorkerID, answers: [JobAnswer]) {
+        for answer in answers { jobFinished(worker, job: answer.job, outcome: answer.outcome) }
+    }
 }
 
 /// What the pool measures of one worker slot, for the workers and status views.

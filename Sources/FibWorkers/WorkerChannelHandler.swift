@@ -24,6 +24,10 @@ final class WorkerChannelHandler: ChannelInboundHandler {
         pool.received(unwrapInboundIn(data), slot: slot, pid: pid)
     }
 
+    func channelReadComplete(context: ChannelHandlerContext) {
+        pool.readComplete(slot: slot, pid: pid)
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         pool.channelFailed(error, slot: slot, pid: pid)
         context.close(promise: nil)

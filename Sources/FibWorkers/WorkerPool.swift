@@ -278,8 +278,16 @@ public final class WorkerPool: WorkerPoolControl, @unchecked Sendable {
         }
     }
 
+    /// A read from the worker's channel ended: the answers it held are reported together.
+    func readComplete(slot id: WorkerID, pid: Int32) {
+        eventLoop.preconditionInEventLoop()
+        guard let slot = slots[id], slot.process?.pid == pid else { return }
+        reportAnswers(slot)
+    }
+
     func channelFailed(_ error: any Error, slot id: WorkerID, pid: Int32) {
         eventLoop.preconditionInEventLoop()
+        if let slot = slots[id], slot.process?.pid == pid { reportAnswers(slot) }
         guard let slot = slots[id], slot.process?.pid == pid, slot.phase != .stopping else { return }
         if error is WorkerProtocolError || error is ByteToMessageDecoderError {
             violation(slot, "\(error)")
@@ -291,6 +299,7 @@ public final class WorkerPool: WorkerPoolControl, @unchecked Sendable {
     /// The worker's socket closed: its process has exited or is about to. Reap it.
     func channelClosed(slot id: WorkerID, pid: Int32) {
         eventLoop.preconditionInEventLoop()
+        if let slot = slots[id], slot.process?.pid == pid { reportAnswers(slot) }
         guard let slot = slots[id], slot.process?.pid == pid, slot.phase != .reaping else { return }
         slot.phase = .reaping
         slot.process?.channel = nil
@@ -391,9 +400,19 @@ public final class WorkerPool: WorkerPoolControl, @unchecked Sendable {
         if slot.jobIDs.isEmpty {
             slot.phase = .idle
         }
-        // The answer is reported before a leaving slot is closed: closing it can reap its process at once
-        // (it exits at EOF), and an exit reported first would requeue the job it has just answered.
-        delegate?.jobFinished(slot.id, job: jobID, outcome: outcome)
+        // Reported with the other answers of this read, when it completes.
+        slot.answersRead.append(JobAnswer(job: jobID, outcome: outcome))
+    }
+
+    /// Reports the answers read from `slot` so far in one call: before anything else is reported of the slot
+    /// or done to it, so the delegate hears of them in order.
+    private func reportAnswers(_ slot: WorkerSlot) {
+        guard !slot.answersRead.isEmpty else { return }
+        let answers = slot.answersRead
+        slot.answersRead = []
+        // The answers are reported before a leaving slot is closed: closing it can reap its process at once
+        // (it exits at EOF), and an exit reported first would requeue the jobs it has just answered.
+        delegate?.jobsFinished(slot.id, answers: answers)
         if slot.retiring, slot.phase == .idle, slots[slot.id] === slot {
             retire(slot)
         }
@@ -424,6 +443,7 @@ public final class WorkerPool: WorkerPoolControl, @unchecked Sendable {
     /// The worker broke the protocol: it is killed and, since the pool did not ask for the death
     /// in the scheduler's name, respawned with backoff.
     private func violation(_ slot: WorkerSlot, _ what: String) {
+        reportAnswers(slot)
         guard let process = slot.process else { return }
         logger.error(
             "worker broke the protocol; killing it",
@@ -486,6 +506,8 @@ public final class WorkerPool: WorkerPoolControl, @unchecked Sendable {
     private func reaped(slot id: WorkerID, pid: Int32, exit: WorkerExit) {
         eventLoop.preconditionInEventLoop()
         guard let slot = slots[id], let process = slot.process, process.pid == pid else { return }
+        reportAnswers(slot)
+        guard slots[id] === slot, slot.process?.pid == pid else { return }
         slot.process = nil
         slot.jobIDs = []
         slot.pendingFrames = nil
@@ -592,6 +614,8 @@ final class WorkerSlot {
     var process: WorkerProcess?
     /// Jobs sent and not answered, oldest first (the process answers in order).
     var jobIDs: [UInt64] = []
+    /// Answers read in the current read, reported together when it completes (at most `maxJobsPerSlot`).
+    var answersRead: [JobAnswer] = []
     /// Compute frames to write at the end of this loop turn.
     var pendingFrames: ByteBuffer?
     var restarts = 0

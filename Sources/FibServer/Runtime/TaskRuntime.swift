@@ -339,7 +339,7 @@ public final class TaskRuntime: @unchecked Sendable {
 
     /// `read` once what changed so far is written (whether or not that write failed), so that no answer shows a
     /// state a crash could take back.
-    private func afterWrite<Value>(_ read: @escaping () -> Value) -> EventLoopFuture<Value> {
+    private func afterWrite<Value: Sendable>(_ read: @escaping @Sendable () -> Value) -> EventLoopFuture<Value> {
         guard flushScheduled else { return eventLoop.makeSucceededFuture(read()) }
         return written().recover { _ in }.map(read)
     }
@@ -465,13 +465,6 @@ public final class TaskRuntime: @unchecked Sendable {
 
     private func logEnd(of id: TaskID) {
         guard let task = scheduler.task(id) else { return }
-        var metadata: Logger.Metadata = [
-            "task": "\(id)", "n": "\(task.n)", "algorithm": "\(task.algorithm.rawValue)",
-            "state": "\(task.state.rawValue)", "attempt": "\(task.attempts)",
-        ]
-        if let pid = task.workerPID { metadata["worker_pid"] = "\(pid)" }
-        if let nanos = task.durationNanos { metadata["duration_usec"] = "\(nanos / 1000)" }
-        if let error = task.error { metadata["error"] = "\(error)" }
         // A busy daemon ends thousands of tasks a second: only the ends worth a look are above debug.
         let level: Logger.Level
         switch task.state {
@@ -479,6 +472,15 @@ public final class TaskRuntime: @unchecked Sendable {
         case .cancelled, .timedOut: level = .info
         default: level = .debug
         }
+        // The metadata costs more than the rest of a trivial task's end: it is built only if it is logged.
+        guard logger.logLevel <= level else { return }
+        var metadata: Logger.Metadata = [
+            "task": "\(id)", "n": "\(task.n)", "algorithm": "\(task.algorithm.rawValue)",
+            "state": "\(task.state.rawValue)", "attempt": "\(task.attempts)",
+        ]
+        if let pid = task.workerPID { metadata["worker_pid"] = "\(pid)" }
+        if let nanos = task.durationNanos { metadata["duration_usec"] = "\(nanos / 1000)" }
+        if let error = task.error { metadata["error"] = "\(error)" }
         logger.log(level: level, "task \(task.state.rawValue)", metadata: metadata)
     }
 
@@ -665,14 +667,27 @@ extension TaskRuntime: WorkerPoolDelegate {
     }
 
     public func jobFinished(_ worker: WorkerID, job: UInt64, outcome: JobOutcome) {
-        if case .success(let result) = outcome, let record = scheduler.workerRecords.first(where: { $0.id == worker }),
-            record.job == job, let key = record.computation
-        {
-            let startedAt = record.task.flatMap { scheduler.task($0)?.startedAt } ?? now().wallNanos
-            let elapsed = UInt64(max(0, now().wallNanos - startedAt))
+        jobsFinished(worker, answers: [JobAnswer(job: job, outcome: outcome)])
+    }
+
+    /// A burst of answers (a worker answers its trivial jobs in one write) is one command: the actions,
+    /// the bookkeeping and the wakeups that follow it are done once for all of them.
+    public func jobsFinished(_ worker: WorkerID, answers: [JobAnswer]) {
+        recordComputations(worker, answers: answers)
+        mutate { now in scheduler.jobsFinished(worker, answers: answers, now: now) }
+    }
+
+    /// Adds the computations that `answers` complete to the group figures. The worker answers in the order it
+    /// was sent its jobs, so the answers match its jobs in flight from the oldest on.
+    private func recordComputations(_ worker: WorkerID, answers: [JobAnswer]) {
+        guard let record = scheduler.workerRecord(worker), record.state == .busy else { return }
+        let wallNanos = now().wallNanos
+        for (answer, job) in zip(answers, record.jobs) {
+            guard answer.job == job.id else { return }
+            guard case .success(let result) = answer.outcome, let key = job.computation else { continue }
+            let elapsed = UInt64(max(0, wallNanos - (scheduler.startedAt(of: key) ?? wallNanos)))
             groupStatistics.recordComputation(key, result: result, elapsedNanos: elapsed)
         }
-        mutate { now in scheduler.jobFinished(worker, job: job, outcome: outcome, now: now) }
     }
 
     public func workerExited(_ worker: WorkerID, pid: Int32, exit: WorkerExit) {
