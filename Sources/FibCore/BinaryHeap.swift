@@ -1,12 +1,15 @@
-/// A min-heap: `pop` gives the smallest element. Used for the run queue and for deadlines.
-struct BinaryHeap<Element: Comparable> {
-    private(set) var storage: [Element] = []
+/// A min-heap: `pop` gives the smallest element. Used for the run queue and for deadlines (the scheduler's, and
+/// the runtime's held long-polls). Inlinable, so that a user in another module gets it specialized.
+public struct BinaryHeap<Element: Comparable> {
+    @usableFromInline var storage: [Element] = []
 
-    var count: Int { storage.count }
-    var isEmpty: Bool { storage.isEmpty }
-    var min: Element? { storage.first }
+    public init() {}
 
-    mutating func push(_ element: Element) {
+    @inlinable public var count: Int { storage.count }
+    @inlinable public var isEmpty: Bool { storage.isEmpty }
+    @inlinable public var min: Element? { storage.first }
+
+    @inlinable public mutating func push(_ element: Element) {
         storage.append(element)
         var child = storage.count - 1
         while child > 0 {
@@ -17,7 +20,8 @@ struct BinaryHeap<Element: Comparable> {
         }
     }
 
-    mutating func pop() -> Element? {
+    @discardableResult
+    @inlinable public mutating func pop() -> Element? {
         guard !storage.isEmpty else { return nil }
         storage.swapAt(0, storage.count - 1)
         let smallest = storage.removeLast()
@@ -26,12 +30,12 @@ struct BinaryHeap<Element: Comparable> {
     }
 
     /// Drops every element for which `isStale` is true, in O(n).
-    mutating func removeAll(where isStale: (Element) -> Bool) {
+    @inlinable public mutating func removeAll(where isStale: (Element) -> Bool) {
         storage.removeAll(where: isStale)
         for index in stride(from: storage.count / 2 - 1, through: 0, by: -1) { siftDown(index) }
     }
 
-    private mutating func siftDown(_ start: Int) {
+    @usableFromInline mutating func siftDown(_ start: Int) {
         var parent = start
         while true {
             let left = 2 * parent + 1

@@ -773,49 +773,27 @@ struct LongPollDeadlines {
     /// How late a timed-out wait may be answered: waits that end within it of the first are answered together.
     static let slack: TimeAmount = .milliseconds(2)
 
-    private var heap: [(deadline: NIODeadline, waiter: Int)] = []
+    /// A held wait's deadline; ordered by deadline alone.
+    private struct Entry: Comparable {
+        var deadline: NIODeadline
+        var waiter: Int
+        static func < (lhs: Entry, rhs: Entry) -> Bool { lhs.deadline < rhs.deadline }
+    }
 
-    var first: (NIODeadline, Int)? { heap.first.map { ($0.deadline, $0.waiter) } }
+    private var heap = BinaryHeap<Entry>()
+
+    var first: (NIODeadline, Int)? { heap.min.map { ($0.deadline, $0.waiter) } }
     var count: Int { heap.count }
 
-    mutating func push(_ deadline: NIODeadline, waiter: Int) {
-        heap.append((deadline, waiter))
-        var child = heap.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard heap[child].deadline < heap[parent].deadline else { break }
-            heap.swapAt(child, parent)
-            child = parent
-        }
-    }
+    mutating func push(_ deadline: NIODeadline, waiter: Int) { heap.push(Entry(deadline: deadline, waiter: waiter)) }
 
-    mutating func pop() {
-        guard !heap.isEmpty else { return }
-        heap.swapAt(0, heap.count - 1)
-        heap.removeLast()
-        siftDown(0)
-    }
+    mutating func pop() { heap.pop() }
 
-    mutating func removeAll() { heap.removeAll() }
+    mutating func removeAll() { heap = BinaryHeap() }
 
     /// Drops the entries of answered waiters when they are more than twice the live ones (and a few).
     mutating func noteResolved(liveWaiters: Int, isLive: (Int) -> Bool) {
         guard heap.count > 2 * liveWaiters + 1024 else { return }
         heap.removeAll { !isLive($0.waiter) }
-        for index in stride(from: heap.count / 2 - 1, through: 0, by: -1) { siftDown(index) }
-    }
-
-    private mutating func siftDown(_ start: Int) {
-        var parent = start
-        while true {
-            let left = 2 * parent + 1
-            let right = left + 1
-            var smallest = parent
-            if left < heap.count, heap[left].deadline < heap[smallest].deadline { smallest = left }
-            if right < heap.count, heap[right].deadline < heap[smallest].deadline { smallest = right }
-            guard smallest != parent else { return }
-            heap.swapAt(parent, smallest)
-            parent = smallest
-        }
     }
 }
