@@ -116,16 +116,22 @@ def test_a_task_cut_off_at_its_last_attempt_fails_with_a_clear_error(tmp_path: P
     second.client.await_task(queued["id"], lambda t: t["state"] == "running" and t["attempts"] == 1, "running")
     assert second.client.cancel(queued["id"]).status == 200
 
+def refused_start(state_dir: Path) -> str:
+    """Starts fibd on `state_dir`, which must refuse to start; returns what it printed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FIBD_")}
+    result = subprocess.run(
+        [str(FIBD_BINARY), "--listen", "127.0.0.1:0", "--workers", "1", "--state-dir", str(state_dir)],
+        env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    output = (result.stdout + result.stderr).decode("utf-8", "replace")
+    assert result.returncode != 0, output
+    return output
+
+
 def test_a_damaged_database_stops_fibd_at_start_and_is_left_alone(tmp_path: Path) -> None:
     database = tmp_path / "fibd.db"
     garbage = bytes((i * 7 + 3) % 256 for i in range(16384))
     database.write_bytes(garbage)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FIBD_")}
-    result = subprocess.run(
-        [str(FIBD_BINARY), "--listen", "127.0.0.1:0", "--workers", "1", "--state-dir", str(tmp_path)],
-        env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
-    output = (result.stdout + result.stderr).decode("utf-8", "replace")
-    assert result.returncode != 0, output
+    output = refused_start(tmp_path)
     assert str(database) in output, output
     assert "move the file aside" in output, output
     assert "fibd is ready" not in output, output
@@ -134,12 +140,7 @@ def test_a_damaged_database_stops_fibd_at_start_and_is_left_alone(tmp_path: Path
 def test_a_second_fibd_on_the_same_state_directory_is_refused(tmp_path: Path, daemons: list[Fibd]) -> None:
     first = start_daemon(tmp_path, "first", "--workers", "1")
     daemons.append(first)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FIBD_")}
-    result = subprocess.run(
-        [str(FIBD_BINARY), "--listen", "127.0.0.1:0", "--workers", "1", "--state-dir", str(tmp_path)],
-        env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
-    output = (result.stdout + result.stderr).decode("utf-8", "replace")
-    assert result.returncode != 0, output
+    output = refused_start(tmp_path)
     assert "in use by another process" in output, output
     assert first.client.get("/healthz").status == 200
 
