@@ -7,6 +7,8 @@ public struct FibTask: Sendable {
     public var algorithm: Algorithm
     public var priority: Int
     public var timeoutNanos: UInt64
+    /// false: computed on its own, never coalesced with identical tasks nor answered from the cache.
+    public var shared: Bool
     public var state: TaskState
     /// How many times a worker was given this task's computation while the task waited for it.
     public var attempts: Int
@@ -25,13 +27,14 @@ public struct FibTask: Sendable {
     public init(
         id: TaskID, n: UInt64, algorithm: Algorithm, priority: Int, timeoutNanos: UInt64, state: TaskState,
         attempts: Int, submittedAt: Int64, startedAt: Int64? = nil, finishedAt: Int64? = nil, workerPID: Int32? = nil,
-        cached: Bool = false, result: [UInt8]? = nil, error: String? = nil
+        cached: Bool = false, result: [UInt8]? = nil, error: String? = nil, shared: Bool = true
     ) {
         self.id = id
         self.n = n
         self.algorithm = algorithm
         self.priority = priority
         self.timeoutNanos = timeoutNanos
+        self.shared = shared
         self.state = state
         self.attempts = attempts
         self.submittedAt = submittedAt

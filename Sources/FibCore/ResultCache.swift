@@ -4,11 +4,24 @@ import FibMath
 public struct ComputationKey: Hashable, Sendable {
     public var n: UInt64
     public var algorithm: Algorithm
+    /// The one task an unshared computation is for (a task submitted with `shared: false`), so that no
+    /// identical task joins it; nil for a computation identical tasks share. Results are cached under
+    /// ``shared``, never under a key with a task.
+    public var unsharedTask: TaskID?
 
-    public init(n: UInt64, algorithm: Algorithm) {
+    public init(n: UInt64, algorithm: Algorithm, unsharedTask: TaskID? = nil) {
         self.n = n
         self.algorithm = algorithm
+        self.unsharedTask = unsharedTask
     }
+
+    /// The key of `task`'s computation: its own when it is unshared.
+    public init(of task: FibTask) {
+        self.init(n: task.n, algorithm: task.algorithm, unsharedTask: task.shared ? nil : task.id)
+    }
+
+    /// The same computation as identical shared tasks see it: the key its result is cached under.
+    public var shared: ComputationKey { ComputationKey(n: n, algorithm: algorithm) }
 }
 
 /// Finished results kept for reuse, least recently used first out, bounded in bytes.

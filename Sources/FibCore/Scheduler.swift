@@ -59,6 +59,11 @@ public struct JobInFlight: Sendable, Equatable {
 /// The heart of fibd: tasks, their state machine, the run queue, coalescing of identical
 /// tasks, the result cache, timeouts, retries, retention, and the event log.
 ///
+/// Identical tasks (same n and algorithm) queued or running at once share one computation, and a task whose
+/// result is cached is answered from the cache. A task submitted unshared (``TaskRequest/shared`` false) gets
+/// a computation of its own, keyed by its id (``ComputationKey/unsharedTask``): it joins none, none joins it,
+/// and it is never answered from the cache; its result still fills the cache for later shared tasks.
+///
 /// A worker runs one job at a time, but trivial jobs (estimated well under the cost of a round trip to a
 /// worker, ``SchedulerLimits/trivialJobNanos``) may be sent to a busy worker that runs only trivial ones,
 /// up to ``SchedulerLimits/maxJobsPerWorker``, so that one frame write and one wake-up each way serve many
@@ -194,7 +199,7 @@ public final class Scheduler {
             tasks[task.id] = task
             taskOrder.append(task.id)
             counters.queued += 1
-            let key = ComputationKey(n: task.n, algorithm: task.algorithm)
+            let key = ComputationKey(of: task)
             computationOf[task.id] = key
             if var computation = computations[key] {
                 computation.members.append(task.id)
@@ -348,7 +353,7 @@ public final class Scheduler {
                 throw .invalid(index: isBatch ? index : nil, message: message)
             }
             let key = ComputationKey(n: request.n, algorithm: request.algorithm)
-            if !cache.contains(key) && computations[key]?.worker == nil { needed += 1 }
+            if !request.shared || (!cache.contains(key) && computations[key]?.worker == nil) { needed += 1 }
         }
         // Idle workers take new computations at once, so they do not count against the queue.
         if needed > 0, counters.queued + needed > limits.maxQueue + idleWorkerCount {
@@ -364,12 +369,12 @@ public final class Scheduler {
     private func accept(_ request: TaskRequest, now: Moment) -> TaskID {
         let id = TaskID(rawValue: nextTaskID)
         nextTaskID += 1
-        let key = ComputationKey(n: request.n, algorithm: request.algorithm)
         let task = FibTask(
             id: id, n: request.n, algorithm: request.algorithm, priority: request.priority,
             timeoutNanos: request.timeoutNanos ?? min(limits.defaultTimeoutNanos, limits.maxTimeoutNanos),
             state: .queued, attempts: 0, submittedAt: now.wallNanos, startedAt: nil, finishedAt: nil,
-            workerPID: nil, cached: false, result: nil, error: nil)
+            workerPID: nil, cached: false, result: nil, error: nil, shared: request.shared)
+        let key = ComputationKey(of: task)
         tasks[id] = task
         taskOrder.append(id)
         changed(id)
@@ -380,7 +385,7 @@ public final class Scheduler {
         event.algorithm = request.algorithm
         appendEvent(event)
 
-        if let digits = cache.lookup(key) {
+        if request.shared, let digits = cache.lookup(key) {
             tasks[id]?.cached = true
             tasks[id]?.startedAt = now.wallNanos
             counters.queued += 1
@@ -502,7 +507,8 @@ public final class Scheduler {
             computations[key] = nil
             switch outcome {
             case .success(let result):
-                cache.insert(result.digits, for: key)
+                // An unshared task's result serves later shared tasks too: the digits are the same.
+                cache.insert(result.digits, for: key.shared)
                 for id in computation.members {
                     finish(id, as: .done, result: result.digits, error: nil, now: now)
                 }

@@ -7,12 +7,18 @@ public struct TaskRequest: Sendable, Equatable {
     public var priority: Int
     /// nil: the server's default.
     public var timeoutNanos: UInt64?
+    /// false: the task gets a computation of its own (Dask's `pure=False`): it joins no identical queued or
+    /// running computation, none joins it, and it is not answered from the result cache.
+    public var shared: Bool
 
-    public init(n: UInt64, algorithm: Algorithm = .default, priority: Int = 0, timeoutNanos: UInt64? = nil) {
+    public init(
+        n: UInt64, algorithm: Algorithm = .default, priority: Int = 0, timeoutNanos: UInt64? = nil, shared: Bool = true
+    ) {
         self.n = n
         self.algorithm = algorithm
         self.priority = priority
         self.timeoutNanos = timeoutNanos
+        self.shared = shared
     }
 
     /// Why this request cannot be accepted under `limits`, as "<member> must ..." text; nil if it can.

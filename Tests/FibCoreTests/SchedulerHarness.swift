@@ -58,11 +58,11 @@ final class SchedulerHarness {
     @discardableResult
     func submit(
         _ n: UInt64, _ algorithm: Algorithm = .fast, priority: Int = 0, timeout seconds: Double? = nil,
-        sourceLocation: SourceLocation = #_sourceLocation
+        shared: Bool = true, sourceLocation: SourceLocation = #_sourceLocation
     ) -> FibTask? {
         let request = TaskRequest(
             n: n, algorithm: algorithm, priority: priority,
-            timeoutNanos: seconds.map { UInt64($0 * Double(nanosPerSecond)) })
+            timeoutNanos: seconds.map { UInt64($0 * Double(nanosPerSecond)) }, shared: shared)
         do {
             let tasks = try scheduler.submit([request], isBatch: false, now: now)
             #expect(tasks.count == 1, sourceLocation: sourceLocation)

@@ -51,6 +51,8 @@ import Testing
         /// What was wrong with the actions of the last step.
         var actionProblems: [String] = []
         var finalEvents = 0
+        /// Unshared tasks that ended done (each computed for itself).
+        var unsharedDone = 0
         var eventCursor: UInt64 = 0
 
         init(_ configuration: Configuration) {
@@ -82,7 +84,9 @@ import Testing
             let n = isLong ? (algorithm == .recursive ? 30 : 100_000) + generator.next() % 4 : generator.next() % 8
             let priority = Int(generator.next() % 5) - 2
             let timeout: UInt64? = chance(30) ? (1 + generator.next() % 5) * nanosPerSecond : nil
-            return TaskRequest(n: n, algorithm: algorithm, priority: priority, timeoutNanos: timeout)
+            // Some tasks opt out of sharing: they must neither coalesce nor be answered from the cache.
+            let shared = !chance(20)
+            return TaskRequest(n: n, algorithm: algorithm, priority: priority, timeoutNanos: timeout, shared: shared)
         }
 
         mutating func step() {
@@ -197,7 +201,10 @@ import Testing
                 if let task = scheduler.task(id) {
                     endedIn[task.state, default: 0] += 1
                     switch task.state {
-                    case .done: check(task.result == fakeDigits(task.n), "\(id) done with a wrong result")
+                    case .done:
+                        check(task.result == fakeDigits(task.n), "\(id) done with a wrong result")
+                        check(task.shared || !task.cached, "unshared \(id) answered from the cache")
+                        if !task.shared { unsharedDone += 1 }
                     case .failed, .cancelled, .timedOut: check(task.error != nil, "\(id) ended without an error")
                     case .queued, .running: check(false, "\(id) reported ended but \(task.state)")
                     }
@@ -237,7 +244,10 @@ import Testing
                             inFlight.isTrivial == limits.isTrivial(n: job.n, algorithm: job.algorithm),
                             "job \(job.id) marked trivial wrongly")
                         guard let key = inFlight.computation else { continue }
-                        check(key == ComputationKey(n: job.n, algorithm: job.algorithm), "job \(job.id) key")
+                        check(key.n == job.n && key.algorithm == job.algorithm, "job \(job.id) key")
+                        if let owner = key.unsharedTask {
+                            check(scheduler.task(owner)?.shared == false, "job \(job.id) is for shared \(owner)")
+                        }
                         check(runningComputations[key] == nil, "\(key) runs twice")
                         runningComputations[key] = record
                     }
@@ -261,7 +271,8 @@ import Testing
                 }
             }
             for task in liveTasks {
-                let worker = runningComputations[ComputationKey(n: task.n, algorithm: task.algorithm)]
+                // An unshared task's computation is keyed by its id: no identical task can be found in it.
+                let worker = runningComputations[ComputationKey(of: task)]
                 if task.state == .running {
                     check(worker != nil, "running \(task.id) without a worker")
                     check(task.workerPID == worker?.pid, "running \(task.id) shows another pid than its worker's")
@@ -347,5 +358,6 @@ import Testing
         #expect(counters.requeued > 0)
         #expect(counters.deduplicated > 0)
         #expect(counters.timedOut + counters.failed > 0)
+        #expect(run.unsharedDone > 0)
     }
 }
