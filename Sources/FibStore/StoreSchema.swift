@@ -2,8 +2,9 @@
 enum StoreSchema {
     /// `PRAGMA application_id`: "fibd" in ASCII, so that `file` and fibd itself recognise the database.
     static let applicationID: Int64 = 0x6669_6264
-    /// `PRAGMA user_version`: bumped whenever the layout changes.
-    static let version: Int64 = 1
+    /// `PRAGMA user_version`: bumped whenever the layout changes. Version 1 lacked `tasks.shared`
+    /// (every task was shared); ``upgrades`` brings such a database up to date at open.
+    static let version: Int64 = 2
 
     /// Tasks by id; results apart, one copy per (n, algorithm) however many tasks share it; the newest
     /// events; and two counters that must survive even when their tables are empty.
@@ -21,7 +22,8 @@ enum StoreSchema {
             finished_at INTEGER,
             worker_pid INTEGER,
             cached INTEGER NOT NULL,
-            error TEXT
+            error TEXT,
+            shared INTEGER NOT NULL DEFAULT 1
         );
         CREATE INDEX tasks_done_by_computation ON tasks (n, algorithm) WHERE state = 'done';
         CREATE TABLE results (
@@ -51,10 +53,36 @@ enum StoreSchema {
         PRAGMA user_version = \(version);
         """
 
+    /// What changes a database of an older version (the key) into the next one; each runs in the
+    /// transaction that upgrades the file, which sets `user_version` at its end.
+    static let upgrades: [Int64: String] = [
+        // Tasks written by version 1 were all shared, as the column's default says.
+        1: "ALTER TABLE tasks ADD COLUMN shared INTEGER NOT NULL DEFAULT 1"
+    ]
+
     /// What an opened file turned out to be.
-    enum Kind {
+    enum Kind: Equatable {
         case empty
         case current
+        /// fibd's, of this older version, which ``upgrade(_:from:)`` brings up to date.
+        case older(Int64)
+    }
+
+    /// Brings a database of an older version up to ``version`` in one transaction: all of it, or nothing.
+    static func upgrade(_ database: SQLiteDatabase, from old: Int64) throws(SQLiteError) {
+        var steps: [String] = []
+        for from in old..<version {
+            // identify() accepts only versions that have an upgrade.
+            guard let step = upgrades[from] else { continue }
+            steps.append(step)
+        }
+        try database.execute("BEGIN IMMEDIATE")
+        do {
+            try database.execute(steps.joined(separator: "; ") + "; PRAGMA user_version = \(version); COMMIT")
+        } catch {
+            try? database.execute("ROLLBACK")
+            throw error
+        }
     }
 
     /// Checks that `database` is fibd's (or empty) and of a layout this fibd reads.
@@ -66,6 +94,9 @@ enum StoreSchema {
             if application == 0, version == 0, tables == 0 { return .empty }
             guard application == applicationID else {
                 throw StoreOpenProblem.foreign("it is an SQLite database, but not one of fibd's")
+            }
+            if version < Self.version, (version..<Self.version).allSatisfy({ upgrades[$0] != nil }) {
+                return .older(version)
             }
             guard version == Self.version else {
                 throw StoreOpenProblem.foreign(

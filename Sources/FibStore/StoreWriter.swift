@@ -48,8 +48,10 @@ final class StoreWriter {
                     + "PRAGMA wal_autocheckpoint = 0")
             let check = try database.text("PRAGMA quick_check") ?? "no answer"
             guard check == "ok" else { throw StoreOpenProblem.damaged("SQLite's quick_check says: \(check)") }
-            if try StoreSchema.identify(database) == .empty {
-                try database.execute("BEGIN; " + StoreSchema.create + "; COMMIT")
+            switch try StoreSchema.identify(database) {
+            case .empty: try database.execute("BEGIN; " + StoreSchema.create + "; COMMIT")
+            case .older(let version): try StoreSchema.upgrade(database, from: version)
+            case .current: break
             }
             begin = try database.prepare("BEGIN")
             commitTransaction = try database.prepare("COMMIT")
@@ -57,8 +59,8 @@ final class StoreWriter {
             upsertTask = try database.prepare(
                 """
                 INSERT INTO tasks (id, n, algorithm, priority, timeout_ns, state, attempts, submitted_at, started_at,
-                    finished_at, worker_pid, cached, error)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                    finished_at, worker_pid, cached, error, shared)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
                 ON CONFLICT (id) DO UPDATE SET state = excluded.state, attempts = excluded.attempts,
                     started_at = excluded.started_at, finished_at = excluded.finished_at,
                     worker_pid = excluded.worker_pid, cached = excluded.cached, error = excluded.error
@@ -113,7 +115,7 @@ final class StoreWriter {
             let taskRows = try database.prepare(
                 """
                 SELECT id, n, algorithm, priority, timeout_ns, state, attempts, submitted_at, started_at, finished_at,
-                    worker_pid, cached, error FROM tasks ORDER BY id
+                    worker_pid, cached, error, shared FROM tasks ORDER BY id
                 """)
             while try taskRows.step() {
                 let key = try computationKey(taskRows, n: 1, algorithm: 2)
@@ -134,7 +136,8 @@ final class StoreWriter {
                     startedAt: taskState == .queued ? nil : taskRows.optionalInt64(8),
                     finishedAt: taskState.isFinal ? taskRows.optionalInt64(9) : nil,
                     workerPID: taskRows.optionalInt64(10).map { Int32(truncatingIfNeeded: $0) },
-                    cached: taskRows.int64(11) != 0, result: result, error: taskState.isFinal ? taskRows.text(12) : nil)
+                    cached: taskRows.int64(11) != 0, result: result, error: taskState.isFinal ? taskRows.text(12) : nil,
+                    shared: taskRows.int64(13) != 0)
                 state.tasks.append(task)
             }
 
@@ -270,6 +273,7 @@ final class StoreWriter {
         statement.bind(11, task.workerPID.map { Int64($0) })
         statement.bind(12, task.cached ? 1 : 0)
         statement.bind(13, task.error)
+        statement.bind(14, task.shared ? 1 : 0)
         try statement.run()
     }
 

@@ -93,6 +93,8 @@ struct SQLiteTaskStoreTests {
         let queued = try run.submit(2000)  // starts on worker 0, which is then busy
         let waiting = try run.submit(30, .recursive)
         let twin = try run.submit(1000)  // answered from the cache
+        let unshared = try #require(
+            try run.scheduler.submit([TaskRequest(n: 2000, shared: false)], isBatch: false, now: run.now).first)
         let expected = run.scheduler.takeChanges()
 
         var store: SQLiteTaskStore? = try SQLiteTaskStore(directory: scratch.path, eventCapacity: 1000)
@@ -102,7 +104,7 @@ struct SQLiteTaskStoreTests {
 
         let reopened = try SQLiteTaskStore(directory: scratch.path, eventCapacity: 1000)
         let state = try reopened.load()
-        #expect(state.tasks.map(\.id) == [done.id, queued.id, waiting.id, twin.id])
+        #expect(state.tasks.map(\.id) == [done.id, queued.id, waiting.id, twin.id, unshared.id])
         let byID = Dictionary(uniqueKeysWithValues: state.tasks.map { ($0.id, $0) })
         let first = try #require(byID[done.id])
         #expect(first.state == .done)
@@ -118,7 +120,10 @@ struct SQLiteTaskStoreTests {
         #expect(state.events.map(\.seq) == expected.events.map(\.seq))
         #expect(state.events.map(\.kind) == expected.events.map(\.kind))
         #expect(state.eventHead == expected.events.last?.seq)
-        #expect(state.nextTaskID == twin.id.rawValue + 1)
+        #expect(state.nextTaskID == unshared.id.rawValue + 1)
+        #expect(byID[unshared.id]?.shared == false, "queued apart from the running n=2000")
+        #expect(byID[unshared.id]?.state == .queued)
+        #expect(state.tasks.filter { $0.id != unshared.id }.allSatisfy { $0.shared })
         let doneEvent = try #require(state.events.first { $0.kind == .taskDone })
         #expect(doneEvent.result == first.result)
         #expect(doneEvent.digits == first.result?.count)
