@@ -24,6 +24,7 @@ extension JSONWriter {
         key("worker")
         if let pid = task.workerPID { int(Int(pid)) } else { null() }
         member("cached", task.cached)
+        member("shared", task.shared)
         if let result = task.result {
             member("digits", result.count)
             if includeResult {

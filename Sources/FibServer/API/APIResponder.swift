@@ -272,7 +272,13 @@ public final class APIResponder: HTTPResponder, @unchecked Sendable {
             }
             timeoutNanos = nanos
         }
-        let taskRequest = TaskRequest(n: n, algorithm: algorithm, timeoutNanos: timeoutNanos)
+        var shared = true
+        switch request.query["shared"] {
+        case nil, "true"?: break
+        case "false"?: shared = false
+        case let text?: throw APIProblems.invalidTask("shared must be true or false, not '\(text)'")
+        }
+        let taskRequest = TaskRequest(n: n, algorithm: algorithm, timeoutNanos: timeoutNanos, shared: shared)
         if let message = taskRequest.problem(under: limits) { throw APIProblems.invalidTask(message) }
         let wantsText = Self.prefersText(request.headers.first(name: "accept"))
         return runtime.compute(taskRequest, clientGone: context.closeFuture).flatMapThrowing { task in

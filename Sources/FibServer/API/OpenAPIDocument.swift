@@ -444,6 +444,16 @@ enum OpenAPIDocument {
                       "exclusiveMinimum": 0,
                       "maximum": 3600
                     }
+                  },
+                  {
+                    "name": "shared",
+                    "in": "query",
+                    "required": false,
+                    "description": "false: computed on its own, as a task submitted with shared: false; otherwise 422 invalid-task.",
+                    "schema": {
+                      "type": "boolean",
+                      "default": true
+                    }
                   }
                 ],
                 "responses": {
@@ -467,7 +477,7 @@ enum OpenAPIDocument {
                     "$ref": "#/components/responses/InvalidParameter"
                   },
                   "422": {
-                    "description": "n or algorithm is invalid (same messages as submit), or the task failed or timed out. Problem types: urn:fibd:problem:invalid-task, urn:fibd:problem:task-failed, urn:fibd:problem:task-timed-out.",
+                    "description": "n, algorithm or shared is invalid (same messages as submit), or the task failed or timed out. Problem types: urn:fibd:problem:invalid-task, urn:fibd:problem:task-failed, urn:fibd:problem:task-timed-out.",
                     "content": {
                       "application/problem+json": {
                         "schema": {
@@ -656,7 +666,7 @@ enum OpenAPIDocument {
               },
               "TaskSubmission": {
                 "type": "object",
-                "description": "One task to run. Identical tasks (same n and algorithm) queued or running at once share one computation.",
+                "description": "One task to run. Identical tasks (same n and algorithm) queued or running at once share one computation, and a task whose result is cached is answered from the cache, unless the task is submitted with shared: false.",
                 "required": [
                   "n"
                 ],
@@ -698,6 +708,14 @@ enum OpenAPIDocument {
                     "exclusiveMinimum": 0,
                     "maximum": 3600,
                     "description": "Seconds the computation may run; null or absent: --default-timeout. At most --max-timeout (default 3600)."
+                  },
+                  "shared": {
+                    "type": [
+                      "boolean",
+                      "null"
+                    ],
+                    "default": true,
+                    "description": "false: the task gets a computation of its own (like Dask's pure=False): it joins no identical queued or running task, none joins it, and it is never answered from the result cache (its result still fills the cache for later shared tasks). null or absent: true."
                   }
                 },
                 "if": {
@@ -742,7 +760,8 @@ enum OpenAPIDocument {
                   "finished_at",
                   "duration",
                   "worker",
-                  "cached"
+                  "cached",
+                  "shared"
                 ],
                 "properties": {
                   "id": {
@@ -811,6 +830,10 @@ enum OpenAPIDocument {
                   "cached": {
                     "type": "boolean",
                     "description": "True when answered from the result cache without computing."
+                  },
+                  "shared": {
+                    "type": "boolean",
+                    "description": "False when submitted with shared: false: computed on its own, never coalesced with identical tasks nor answered from the cache."
                   },
                   "digits": {
                     "type": "integer",

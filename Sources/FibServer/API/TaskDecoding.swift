@@ -3,7 +3,7 @@ import FibMath
 
 /// Turns a submit body into task requests, with messages that name the member at fault.
 enum TaskDecoding {
-    static let members: Set<String> = ["n", "algorithm", "priority", "timeout"]
+    static let members: Set<String> = ["n", "algorithm", "priority", "timeout", "shared"]
 
     /// The requests of a body, and whether it was a batch (a JSON array).
     static func requests(from body: JSONValue, limits: SchedulerLimits) throws(Problem) -> ([TaskRequest], Bool) {
@@ -32,7 +32,7 @@ enum TaskDecoding {
         }
         for (name, _) in members where !Self.members.contains(name) {
             throw APIProblems.invalidTask(
-                "\(path)\(name) is not a task member (known: algorithm, n, priority, timeout)")
+                "\(path)\(name) is not a task member (known: algorithm, n, priority, shared, timeout)")
         }
         guard let nValue = value["n"] else { throw APIProblems.invalidTask("\(path)n is required") }
         let algorithm: Algorithm
@@ -68,7 +68,17 @@ enum TaskDecoding {
             }
             timeoutNanos = max(1, UInt64(seconds * Double(nanosPerSecond)))
         }
-        let request = TaskRequest(n: n, algorithm: algorithm, priority: priority, timeoutNanos: timeoutNanos)
+        var shared = true
+        switch value["shared"] {
+        case nil, .null?:
+            break
+        case .bool(let flag)?:
+            shared = flag
+        case let other?:
+            throw APIProblems.invalidTask("\(path)shared must be a boolean (true or false), not \(other.typeName)")
+        }
+        let request = TaskRequest(
+            n: n, algorithm: algorithm, priority: priority, timeoutNanos: timeoutNanos, shared: shared)
         if let message = request.problem(under: limits) { throw APIProblems.invalidTask(path + message) }
         return request
     }
