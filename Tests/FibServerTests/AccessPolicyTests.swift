@@ -88,4 +88,37 @@ import Testing
         #expect(parseTimeoutNanos("-1") == nil)
         #expect(parseTimeoutNanos("nan") == nil)
     }
+
+    /// The byte-level fast path of waits gives what the general parser gives, and nothing for other forms.
+    @Test func wholeWaitsMatchTheGeneralParser() {
+        let texts = [
+            "0", "1", "10", "10s", "500ms", "999999", "999999s", "999999ms", "1000000", "10m", "1.5", "1.5s",
+            "", "s", "ms", "m", "-1", "+1", "1 s", "1S", "１", "0010", "7ms ", "abc",
+        ]
+        for text in texts {
+            if let fast = wholeDurationNanos(text) {
+                #expect(fast == parseDurationNanos(text), "\(text)")
+                #expect(parseWait(text) == .nanoseconds(Int64(fast)), "\(text)")
+            }
+        }
+        #expect(wholeDurationNanos("10s") == 10_000_000_000)
+        #expect(wholeDurationNanos("500ms") == 500_000_000)
+        #expect(wholeDurationNanos("1.5s") == nil)
+        #expect(wholeDurationNanos("10m") == nil)
+        #expect(wholeDurationNanos("1000000") == nil)
+        #expect(parseWait("1.5s") == .milliseconds(1500))
+        #expect(parseWait("2m") == .seconds(120))
+    }
+
+    @Test func jsonContentTypes() {
+        for accepted in [
+            "application/json", "Application/JSON", "application/json; charset=utf-8", " application/json ",
+            "application/problem+json", "application/x-www-form-urlencoded", "", ";application/json", "  ; x",
+        ] {
+            #expect(APIResponder.isJSONContentType(accepted), "\(accepted)")
+        }
+        for refused in ["text/plain", "application/xml", "json", "application/jsonx", "; charset=utf-8", "+jso"] {
+            #expect(!APIResponder.isJSONContentType(refused), "\(refused)")
+        }
+    }
 }

@@ -1,3 +1,4 @@
+import FibCore
 import NIOCore
 import Testing
 
@@ -262,4 +263,28 @@ struct JSONTests {
     #expect(rfc3339(1_795_645_658_123_456_789) == "2026-11-25T22:27:38.123Z")
     #expect(rfc3339(951_782_400_000_000_000) == "2000-02-29T00:00:00.000Z")
     #expect(rfc3339(-1_000_000) == "1969-12-31T23:59:59.999Z")
+}
+
+/// Timestamps, task ids and keys written straight into the buffer read as the `String` forms do.
+@Test func writerTimestampsIDsAndKeysMatchTheirStringForms() throws {
+    let times: [Int64] = [0, -1_000_000, 1_795_645_658_123_456_789, 951_782_400_000_000_000, .max, .min]
+    let ids: [UInt64] = [0, 1, 0xabc, 0x0123_4567_89ab_cdef, .max]
+    var writer = JSONWriter(allocator: ByteBufferAllocator())
+    writer.beginObject()
+    writer.key("times")
+    writer.beginArray()
+    for time in times { writer.timestamp(time) }
+    writer.endArray()
+    writer.key("ids")
+    writer.beginArray()
+    for id in ids { writer.taskID(TaskID(rawValue: id)) }
+    writer.endArray()
+    writer.key("digits")
+    writer.digitString(Array("12345".utf8))
+    writer.endObject()
+    let value = try JSONParser.parse(writer.buffer)
+    #expect(value["times"] == .array(times.map { .string(rfc3339($0)) }))
+    #expect(value["ids"] == .array(ids.map { .string(TaskID(rawValue: $0).description) }))
+    #expect(value["digits"] == .string("12345"))
+    #expect(APIResponder.location(of: TaskID(rawValue: 0xabc)) == "/api/v1/tasks/0000000000000abc")
 }

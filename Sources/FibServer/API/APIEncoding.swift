@@ -6,7 +6,8 @@ extension JSONWriter {
     /// A task; `includeResult: false` leaves out the digits (task lists).
     mutating func task(_ task: FibTask, includeResult: Bool = true) {
         beginObject()
-        member("id", task.id.description)
+        key("id")
+        taskID(task.id)
         key("n")
         uint(task.n)
         member("algorithm", task.algorithm.rawValue)
@@ -14,7 +15,8 @@ extension JSONWriter {
         member("timeout", seconds(task.timeoutNanos))
         member("state", task.state.rawValue)
         member("attempts", task.attempts)
-        member("submitted_at", rfc3339(task.submittedAt))
+        key("submitted_at")
+        timestamp(task.submittedAt)
         key("started_at")
         optionalTime(task.startedAt)
         key("finished_at")
@@ -40,9 +42,13 @@ extension JSONWriter {
         beginObject()
         key("seq")
         uint(event.seq)
-        member("time", rfc3339(event.wallNanos))
+        key("time")
+        timestamp(event.wallNanos)
         member("type", event.kind.rawValue)
-        if let id = event.task { member("task", id.description) }
+        if let id = event.task {
+            key("task")
+            taskID(id)
+        }
         if let n = event.n {
             key("n")
             uint(n)
@@ -68,7 +74,7 @@ extension JSONWriter {
         if let pid = view.sample.pid { int(Int(pid)) } else { null() }
         member("state", view.sample.state.rawValue)
         key("task")
-        if let task = view.task { string(task.id.description) } else { null() }
+        if let task = view.task { taskID(task.id) } else { null() }
         key("n")
         if let task = view.task { uint(task.n) } else { null() }
         member("cpu_seconds", view.sample.cpuSeconds)
@@ -149,16 +155,23 @@ extension JSONWriter {
     }
 
     private mutating func optionalTime(_ wallNanos: Int64?) {
-        if let wallNanos { string(rfc3339(wallNanos)) } else { null() }
+        if let wallNanos { timestamp(wallNanos) } else { null() }
     }
 
     /// A run of ASCII digits as a JSON string: nothing to escape, so no scan.
     mutating func digitString(_ digits: [UInt8]) {
-        var quoted = ByteBuffer()
-        quoted.reserveCapacity(digits.count + 2)
-        quoted.writeInteger(UInt8(ascii: "\""))
-        quoted.writeBytes(digits)
-        quoted.writeInteger(UInt8(ascii: "\""))
-        rawValue(quoted)
+        asciiString(digits)
+    }
+
+    /// A task id as its text (16 hex digits, as `TaskID.description`), written straight into the buffer.
+    mutating func taskID(_ id: TaskID) {
+        asciiString(count: 16) { bytes in
+            let hexDigits: StaticString = "0123456789abcdef"
+            var rest = id.rawValue
+            for place in stride(from: 15, through: 0, by: -1) {
+                bytes[place] = hexDigits.utf8Start[Int(rest & 0xF)]
+                rest >>= 4
+            }
+        }
     }
 }

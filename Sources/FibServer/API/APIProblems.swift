@@ -88,3 +88,8 @@ enum APIProblems {
             detail: "\(method) is not allowed here; use \(names)", headers: ["Allow": names])
     }
 }
+
+/// A refusal of the scheduler is answered with its problem.
+extension SubmitRefusal: ProblemConvertible {
+    public var problem: Problem { APIProblems.refusal(self) }
+}

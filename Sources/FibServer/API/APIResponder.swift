@@ -65,19 +65,13 @@ public final class APIResponder: HTTPResponder, @unchecked Sendable {
     private var limits: SchedulerLimits { limitsBox.withLock { $0 } }
 
     public func respond(to request: HTTPRequest, context: RequestContext) -> EventLoopFuture<HTTPResponse> {
+        // Errors from below (a `SubmitRefusal`) are `ProblemConvertible`: the HTTP layer answers with their
+        // problem, so that no future is chained on every request just to map a rare failure.
         do {
-            return try route(request, context: context).flatMapErrorThrowing { error in
-                throw Self.problem(for: error)
-            }
+            return try route(request, context: context)
         } catch {
-            return context.eventLoop.makeFailedFuture(Self.problem(for: error))
+            return context.eventLoop.makeFailedFuture(error)
         }
-    }
-
-    /// Errors from below become the problems clients see.
-    private static func problem(for error: any Error) -> any Error {
-        if let refusal = error as? SubmitRefusal { return APIProblems.refusal(refusal) }
-        return error
     }
 
     private func route(_ request: HTTPRequest, context: RequestContext) throws -> EventLoopFuture<HTTPResponse> {
@@ -89,7 +83,6 @@ public final class APIResponder: HTTPResponder, @unchecked Sendable {
         if let refusal = accessBox.withLock({ $0.check(method: method, path: path, headers: request.headers) }) {
             throw refusal
         }
-        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
         switch path {
         case "/api/v1/tasks":
             try allow([.GET, .POST])
@@ -124,6 +117,7 @@ public final class APIResponder: HTTPResponder, @unchecked Sendable {
         default:
             break
         }
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
         if segments.count == 5, segments[0].isEmpty, segments[1] == "api", segments[2] == "v1", !segments[4].isEmpty {
             switch segments[3] {
             case "tasks":
@@ -174,17 +168,38 @@ public final class APIResponder: HTTPResponder, @unchecked Sendable {
             }
             var response = HTTPResponse.json(status, writer.buffer)
             if !isBatch, let task = tasks.first {
-                response.headers.add(name: "location", value: "/api/v1/tasks/\(task.id)")
+                response.headers.add(name: "location", value: Self.location(of: task.id))
             }
             return response
         }
     }
 
+    /// `/api/v1/tasks/{id}`, built in place (one allocation, where `description` and `+` take three).
+    static func location(of id: TaskID) -> String {
+        let prefix: StaticString = "/api/v1/tasks/"
+        let prefixLength = prefix.utf8CodeUnitCount
+        return String(unsafeUninitializedCapacity: prefixLength + 16) { bytes in
+            UnsafeMutableRawBufferPointer(bytes).copyMemory(
+                from: UnsafeRawBufferPointer(start: prefix.utf8Start, count: prefixLength))
+            let hexDigits: StaticString = "0123456789abcdef"
+            var rest = id.rawValue
+            for place in stride(from: prefixLength + 15, through: prefixLength, by: -1) {
+                bytes[place] = hexDigits.utf8Start[Int(rest & 0xF)]
+                rest >>= 4
+            }
+            return prefixLength + 16
+        }
+    }
+
     /// curl's `-d` sends form encoding by default; a JSON body under that label is still JSON.
     static func isJSONContentType(_ value: String) -> Bool {
-        let type = value.split(separator: ";").first.map { $0.trimmingASCIISpaces().lowercased() } ?? ""
-        return type == "application/json" || type.hasSuffix("+json") || type == "application/x-www-form-urlencoded"
-            || type.isEmpty
+        // The media type is the first non-empty piece before a `;` (as `split` would give it), trimmed.
+        var rest = value.utf8[...]
+        while rest.first == UInt8(ascii: ";") { rest = rest.dropFirst() }
+        let type = (rest.firstIndex(of: UInt8(ascii: ";")).map { rest[..<$0] } ?? rest).trimmingASCIISpaces()
+        return type.isEmpty || type.equalsIgnoringASCIICase("application/json")
+            || type.equalsIgnoringASCIICase("application/x-www-form-urlencoded")
+            || (type.count >= 5 && type.suffix(5).equalsIgnoringASCIICase("+json"))
     }
 
     private func task(_ idText: String, _ request: HTTPRequest, _ context: RequestContext) throws
@@ -465,5 +480,28 @@ extension StringProtocol {
         guard let first = text.firstIndex(where: { $0 != " " && $0 != "\t" }) else { return "" }
         guard let last = text.lastIndex(where: { $0 != " " && $0 != "\t" }) else { return "" }
         return text[first...last]
+    }
+}
+
+extension BidirectionalCollection<UInt8> {
+    /// Without leading and trailing spaces and tabs.
+    fileprivate func trimmingASCIISpaces() -> SubSequence {
+        let isSpace = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        let start = firstIndex { !isSpace($0) } ?? endIndex
+        var rest = self[start...]
+        while let last = rest.last, isSpace(last) { rest = rest.dropLast() }
+        return rest
+    }
+
+    /// Whether the bytes are `lowercase` (ASCII letters in lowercase) in any case.
+    fileprivate func equalsIgnoringASCIICase(_ lowercase: StaticString) -> Bool {
+        guard count == lowercase.utf8CodeUnitCount else { return false }
+        var index = 0
+        for byte in self {
+            let folded = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
+            if folded != lowercase.utf8Start[index] { return false }
+            index += 1
+        }
+        return true
     }
 }

@@ -7,9 +7,32 @@ private let longestWaitNanos: UInt64 = 1_000_000_000_000_000_000
 /// A `wait` query value as a NIO time amount; nil if it is not a duration (see ``parseDurationNanos(_:)``).
 /// Values too large to count in nanoseconds are not errors: every wait is clamped to --max-wait anyway.
 func parseWait(_ text: String) -> TimeAmount? {
+    if let nanos = wholeDurationNanos(text) { return .nanoseconds(Int64(nanos)) }
     if let nanos = parseDurationNanos(text) { return .nanoseconds(Int64(min(nanos, longestWaitNanos))) }
     guard Double(durationText: text) != nil else { return nil }
     return .nanoseconds(Int64(longestWaitNanos))
+}
+
+/// The common form of a wait, a whole number of seconds or milliseconds up to six digits (`10`, `10s`,
+/// `500ms`), read from the bytes without `Substring` or `Double`: the same value ``parseDurationNanos(_:)``
+/// gives (its `Double` product is exact for these), nil for any other form.
+func wholeDurationNanos(_ text: String) -> UInt64? {
+    var utf8 = text.utf8[...]
+    var scale: UInt64 = 1_000_000_000
+    if utf8.last == UInt8(ascii: "s") {
+        utf8 = utf8.dropLast()
+        if utf8.last == UInt8(ascii: "m") {
+            utf8 = utf8.dropLast()
+            scale = 1_000_000
+        }
+    }
+    guard !utf8.isEmpty, utf8.count <= 6 else { return nil }
+    var value: UInt64 = 0
+    for byte in utf8 {
+        guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+        value = value * 10 + UInt64(byte - UInt8(ascii: "0"))
+    }
+    return value * scale
 }
 
 /// A `timeout` query value: a duration as `wait` takes it, or any JSON number of seconds (`1e-3`), more

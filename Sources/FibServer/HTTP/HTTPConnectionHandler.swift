@@ -411,6 +411,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             response = answer
         case .failure(let problem as Problem):
             response = problem.response(allocator: context.channel.allocator)
+        case .failure(let convertible as any ProblemConvertible):
+            response = convertible.problem.response(allocator: context.channel.allocator)
         case .failure(let error):
             settings.logger.error(
                 "request failed", metadata: ["method": "\(method)", "error": "\(error)"])
@@ -469,7 +471,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         }
         if mayHaveBody {
             out.writeStaticString("content-length: ")
-            out.writeString(String(sentLength))
+            out.writeDecimal(sentLength)
             out.writeStaticString("\r\n")
         }
         if !keepAlive {
@@ -536,7 +538,7 @@ enum HTTPResponseSerializer {
         status: HTTPResponseStatus, minorVersion: Int, headers: HTTPHeaders, into out: inout ByteBuffer
     ) {
         out.writeStaticString(minorVersion == 0 ? "HTTP/1.0 " : "HTTP/1.1 ")
-        out.writeString(String(status.code))
+        out.writeDecimal(Int(status.code))
         out.writeStaticString(" ")
         out.writeString(status.reasonPhrase)
         out.writeStaticString("\r\n")
@@ -550,6 +552,26 @@ enum HTTPResponseSerializer {
             out.writeStaticString(": ")
             out.writeString(value)
             out.writeStaticString("\r\n")
+        }
+    }
+}
+
+extension ByteBuffer {
+    /// Writes a non-negative integer in decimal, without an intermediate `String`.
+    mutating func writeDecimal(_ value: Int) {
+        var digits = 1
+        var scale = 10
+        while digits < 19 && value >= scale {
+            digits += 1
+            scale &*= 10
+        }
+        writeWithUnsafeMutableBytes(minimumWritableBytes: digits) { bytes in
+            var rest = max(0, value)
+            for place in stride(from: digits - 1, through: 0, by: -1) {
+                bytes[place] = UInt8(truncatingIfNeeded: 48 + rest % 10)
+                rest /= 10
+            }
+            return digits
         }
     }
 }

@@ -18,8 +18,9 @@ public struct RequestContext: Sendable {
     }
 }
 
-/// Answers requests. The future may complete on any event loop. A failure with a `Problem`
-/// becomes that problem's response; any other failure becomes 500 `internal-error` and is logged.
+/// Answers requests. The future may complete on any event loop. A failure with a `Problem` (or a
+/// `ProblemConvertible`) becomes that problem's response; any other failure becomes 500 `internal-error`
+/// and is logged.
 public protocol HTTPResponder: Sendable {
     func respond(to request: HTTPRequest, context: RequestContext) -> EventLoopFuture<HTTPResponse>
 }

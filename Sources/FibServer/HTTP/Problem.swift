@@ -1,6 +1,12 @@
 import NIOCore
 import NIOHTTP1
 
+/// An error that the server answers with a problem (a responder's error from a layer that knows nothing
+/// of HTTP), instead of 500 `internal-error`.
+public protocol ProblemConvertible: Error {
+    var problem: Problem { get }
+}
+
 /// An RFC 9457 problem: the one shape every fibd error response has.
 /// `type` is `urn:fibd:problem:<slug>`; extension members follow the standard ones.
 /// Throw it (or fail a responder's future with it) to answer with it.

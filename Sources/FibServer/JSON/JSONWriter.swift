@@ -43,7 +43,9 @@ public struct JSONWriter {
         needsComma = true
     }
 
-    /// Writes an object member's name and the colon; the next call writes its value.
+    /// Writes an object member's name and the colon; the next call writes its value. (Disfavoured, so that a
+    /// literal name takes the `StaticString` form, which need not scan for escapes.)
+    @_disfavoredOverload
     public mutating func key(_ name: String) {
         separate()
         writeQuoted(name)
@@ -53,10 +55,19 @@ public struct JSONWriter {
 
     /// Writes an object member's name known at compile time to need no escaping.
     public mutating func key(_ name: StaticString) {
-        separate()
-        buffer.writeInteger(UInt8(ascii: "\""))
-        buffer.writeStaticString(name)
-        buffer.writeStaticString("\":")
+        // One write for the comma, the quoted name and the colon: every member of every answer has one.
+        let nameLength = name.utf8CodeUnitCount
+        let commaLength = needsComma ? 1 : 0
+        let length = commaLength + nameLength + 3
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { bytes in
+            if commaLength == 1 { bytes[0] = UInt8(ascii: ",") }
+            bytes[commaLength] = UInt8(ascii: "\"")
+            UnsafeMutableRawBufferPointer(rebasing: bytes[(commaLength + 1)...]).copyMemory(
+                from: UnsafeRawBufferPointer(start: name.utf8Start, count: nameLength))
+            bytes[length - 2] = UInt8(ascii: "\"")
+            bytes[length - 1] = UInt8(ascii: ":")
+            return length
+        }
         needsComma = false
     }
 
@@ -143,6 +154,29 @@ public struct JSONWriter {
         var bytes = asciiBytes
         buffer.writeInteger(UInt8(ascii: "\""))
         buffer.writeBuffer(&bytes)
+        buffer.writeInteger(UInt8(ascii: "\""))
+        needsComma = true
+    }
+
+    /// Writes a string of `count` ASCII bytes that need no escaping (hex digits, timestamps), which `fill`
+    /// writes straight into the buffer: no intermediate `String`.
+    public mutating func asciiString(count: Int, _ fill: (UnsafeMutableRawBufferPointer) -> Void) {
+        separate()
+        buffer.writeInteger(UInt8(ascii: "\""))
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { bytes in
+            fill(UnsafeMutableRawBufferPointer(rebasing: bytes[..<count]))
+            return count
+        }
+        buffer.writeInteger(UInt8(ascii: "\""))
+        needsComma = true
+    }
+
+    /// Writes a run of bytes that need no escaping (ASCII digits) as a JSON string.
+    public mutating func asciiString(_ bytes: [UInt8]) {
+        separate()
+        buffer.reserveCapacity(minimumWritableBytes: bytes.count + 2)
+        buffer.writeInteger(UInt8(ascii: "\""))
+        buffer.writeBytes(bytes)
         buffer.writeInteger(UInt8(ascii: "\""))
         needsComma = true
     }
