@@ -20,20 +20,37 @@ struct GroupStatistics {
         var sendNanos: UInt64 = 0
     }
 
-    /// A group's name: the algorithm and the decade of n, e.g. `fast/1e4` for 10^4 <= n < 10^5.
-    static func group(n: UInt64, algorithm: Algorithm) -> String {
-        var decade = 0
-        var rest = n
-        while rest >= 10 {
-            rest /= 10
-            decade += 1
+    /// A group: the algorithm and the decade of n. A small value rather than its name, so that folding in the
+    /// events of a busy daemon (three per task) neither builds nor hashes a string.
+    struct Group: Hashable {
+        var algorithm: Algorithm
+        var decade: UInt8
+
+        init(n: UInt64, algorithm: Algorithm) {
+            var decade: UInt8 = 0
+            var rest = n
+            while rest >= 10 {
+                rest /= 10
+                decade += 1
+            }
+            self.algorithm = algorithm
+            self.decade = decade
         }
-        return "\(algorithm.rawValue)/1e\(decade)"
+
+        /// E.g. `fast/1e4` for 10^4 <= n < 10^5.
+        var name: String { "\(algorithm.rawValue)/1e\(decade)" }
     }
 
-    private(set) var groups: [String: Figures] = [:]
-    /// Tasks not yet ended: their group, whether they run, when they were submitted (bounded by the live tasks).
-    private var live: [TaskID: (group: String, running: Bool, submittedWall: Int64)] = [:]
+    /// A task not yet ended: its group, whether it runs, when it was submitted.
+    private struct LiveTask {
+        var group: Group
+        var running: Bool
+        var submittedWall: Int64
+    }
+
+    private(set) var groups: [Group: Figures] = [:]
+    /// Tasks not yet ended (bounded by the live tasks).
+    private var live: [TaskID: LiveTask] = [:]
     /// The seq of the last event folded in.
     private(set) var foldedHead: UInt64 = 0
 
@@ -51,22 +68,24 @@ struct GroupStatistics {
         switch event.kind {
         case .taskSubmitted:
             guard let n = event.n, let algorithm = event.algorithm else { return }
-            let name = Self.group(n: n, algorithm: algorithm)
-            live[id] = (name, false, event.wallNanos)
-            groups[name, default: Figures()].queued += 1
+            let group = Group(n: n, algorithm: algorithm)
+            live[id] = LiveTask(group: group, running: false, submittedWall: event.wallNanos)
+            groups[group, default: Figures()].queued += 1
         case .taskStarted:
-            guard var entry = live[id], !entry.running else { return }
-            entry.running = true
-            live[id] = entry
-            groups[entry.group, default: Figures()].queued -= 1
-            groups[entry.group, default: Figures()].running += 1
-            groups[entry.group, default: Figures()].queuedNanos += UInt64(max(0, event.wallNanos - entry.submittedWall))
+            guard let index = live.index(forKey: id), !live.values[index].running else { return }
+            live.values[index].running = true
+            let entry = live.values[index]
+            var figures = groups[entry.group, default: Figures()]
+            figures.queued -= 1
+            figures.running += 1
+            figures.queuedNanos += UInt64(max(0, event.wallNanos - entry.submittedWall))
+            groups[entry.group] = figures
         case .taskRequeued:
-            guard var entry = live[id], entry.running else { return }
-            entry.running = false
-            live[id] = entry
-            groups[entry.group, default: Figures()].running -= 1
-            groups[entry.group, default: Figures()].queued += 1
+            guard let index = live.index(forKey: id), live.values[index].running else { return }
+            live.values[index].running = false
+            let group = live.values[index].group
+            groups[group, default: Figures()].running -= 1
+            groups[group, default: Figures()].queued += 1
         case .taskDone, .taskFailed, .taskCancelled, .taskTimedOut:
             guard let entry = live.removeValue(forKey: id) else { return }
             var figures = groups[entry.group, default: Figures()]
@@ -85,13 +104,13 @@ struct GroupStatistics {
 
     /// Where a finished computation's time went: `elapsedNanos` is from its start to its answer here.
     mutating func recordComputation(_ key: ComputationKey, result: JobResult, elapsedNanos: UInt64) {
-        let name = Self.group(n: key.n, algorithm: key.algorithm)
-        var figures = groups[name, default: Figures()]
+        let group = Group(n: key.n, algorithm: key.algorithm)
+        var figures = groups[group, default: Figures()]
         figures.computations += 1
         figures.computeNanos += result.computeNanos
         figures.encodeNanos += result.encodeNanos
         let worked = result.computeNanos &+ result.encodeNanos
         figures.sendNanos += elapsedNanos > worked ? elapsedNanos - worked : 0
-        groups[name] = figures
+        groups[group] = figures
     }
 }

@@ -600,19 +600,19 @@ public final class TaskRuntime: @unchecked Sendable {
     /// cache keeps per group.
     public func groups() -> EventLoopFuture<[GroupView]> {
         eventLoop.submit {
-            var cached: [String: (entries: Int, bytes: Int)] = [:]
+            var cached: [GroupStatistics.Group: (entries: Int, bytes: Int)] = [:]
             for (key, bytes) in self.scheduler.cache.bytesPerKey() {
-                let name = GroupStatistics.group(n: key.n, algorithm: key.algorithm)
-                cached[name, default: (0, 0)].entries += 1
-                cached[name, default: (0, 0)].bytes += bytes
+                let group = GroupStatistics.Group(n: key.n, algorithm: key.algorithm)
+                cached[group, default: (0, 0)].entries += 1
+                cached[group, default: (0, 0)].bytes += bytes
             }
-            var names = Set(self.groupStatistics.groups.keys)
-            names.formUnion(cached.keys)
-            return names.sorted().map { name in
+            var groups = Set(self.groupStatistics.groups.keys)
+            groups.formUnion(cached.keys)
+            return groups.map { group in
                 GroupView(
-                    name: name, figures: self.groupStatistics.groups[name] ?? GroupStatistics.Figures(),
-                    cachedResults: cached[name]?.entries ?? 0, cachedBytes: cached[name]?.bytes ?? 0)
-            }
+                    name: group.name, figures: self.groupStatistics.groups[group] ?? GroupStatistics.Figures(),
+                    cachedResults: cached[group]?.entries ?? 0, cachedBytes: cached[group]?.bytes ?? 0)
+            }.sorted { $0.name < $1.name }
         }
     }
 
