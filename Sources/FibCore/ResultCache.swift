@@ -22,6 +22,16 @@ public struct ComputationKey: Hashable, Sendable {
 
     /// The same computation as identical shared tasks see it: the key its result is cached under.
     public var shared: ComputationKey { ComputationKey(n: n, algorithm: algorithm) }
+
+    /// As ``TaskID``'s: mixed inline (n comes from clients, but the table's seed, random per process, keeps them
+    /// from aiming at one bucket); the algorithm (whose own hash would be its name's) flips the top bit, and an
+    /// unshared computation's task is mixed in after.
+    @inlinable
+    public func _rawHashValue(seed: Int) -> Int {
+        let computation = mixedHash(algorithm == .fast ? n : n ^ (1 << 63), seed: seed)
+        guard let unsharedTask else { return computation }
+        return mixedHash(unsharedTask.rawValue, seed: computation)
+    }
 }
 
 /// Finished results kept for reuse, least recently used first out, bounded in bytes.

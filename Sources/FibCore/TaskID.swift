@@ -33,4 +33,22 @@ public struct TaskID: Hashable, Sendable, Comparable, CustomStringConvertible {
     }
 
     public static func < (lhs: TaskID, rhs: TaskID) -> Bool { lhs.rawValue < rhs.rawValue }
+
+    /// What Set and Dictionary hash: a task passes through a dozen of them on its way, so this mixes the
+    /// number inline instead of running a Hasher (out of line in the standard library) each time. Ids are the
+    /// daemon's own, never chosen by a client, so a fast mix needs no defence against crafted collisions.
+    @inlinable
+    public func _rawHashValue(seed: Int) -> Int {
+        mixedHash(rawValue, seed: seed)
+    }
+}
+
+/// SplitMix64's finalizer over `value` and a table's `seed`: every bit of the input moves the low bits a table
+/// indexes by.
+@inlinable @inline(__always)
+func mixedHash(_ value: UInt64, seed: Int) -> Int {
+    var bits = value ^ UInt64(bitPattern: Int64(seed))
+    bits = (bits ^ (bits >> 30)) &* 0xbf58_476d_1ce4_e5b9
+    bits = (bits ^ (bits >> 27)) &* 0x94d0_49bb_1331_11eb
+    return Int(truncatingIfNeeded: bits ^ (bits >> 31))
 }
