@@ -490,9 +490,12 @@ public final class Scheduler {
     }
 
     private func takeAnswer(_ worker: WorkerID, job: UInt64, outcome: JobOutcome, now: Moment) {
-        guard var record = workers[worker], record.state == .busy, let answered = record.jobs.first,
-            answered.id == job
-        else { return }
+        // Taken out of the table while it changes, so that its jobs are not copied (the table would share them).
+        guard var record = workers.removeValue(forKey: worker) else { return }
+        guard record.state == .busy, let answered = record.jobs.first, answered.id == job else {
+            workers[worker] = record
+            return
+        }
         record.jobs.removeFirst()
         if record.jobs.isEmpty { record.state = .idle }
         record.task = firstTask(of: record.jobs.first)
@@ -648,7 +651,8 @@ public final class Scheduler {
     }
 
     private func start(_ started: Computation, on worker: WorkerID, now: Moment) {
-        guard var record = workers[worker] else { return }
+        // Taken out of the table while it changes, so that appending a job does not copy the others.
+        guard var record = workers.removeValue(forKey: worker) else { return }
         var computation = started
         let job = Job(id: nextJobID, n: computation.key.n, algorithm: computation.key.algorithm)
         nextJobID += 1
