@@ -22,7 +22,14 @@ final class SQLiteDatabase {
     private let handle: OpaquePointer
     let path: String
 
+    /// Process-wide settings made once, before the first connection initializes SQLite.
+    private static let configured: Void = {
+        // Nobody reads sqlite3_memory_used(); counting it costs a global mutex on every allocation.
+        _ = fibd_sqlite_disable_memory_status()
+    }()
+
     init(path: String) throws(SQLiteError) {
+        Self.configured
         var opened: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
         let status = sqlite3_open_v2(path, &opened, flags, nil)
@@ -157,6 +164,16 @@ final class SQLiteStatement {
             return
         }
         sqlite3_bind_text(statement, index, value, -1, fibd_sqlite_transient())
+    }
+
+    /// Binds text that lives as long as the program (an enum's raw value), so SQLite need not copy it.
+    func bind(_ index: Int32, static text: StaticString) {
+        guard text.hasPointerRepresentation else {
+            bind(index, text.description)
+            return
+        }
+        // A nil destructor is SQLITE_STATIC: the bytes outlive the statement.
+        sqlite3_bind_text(statement, index, text.utf8Start, Int32(text.utf8CodeUnitCount), nil)
     }
 
     /// Binds bytes without copying them: valid only until the statement is stepped inside `body`.

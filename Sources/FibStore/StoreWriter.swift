@@ -262,10 +262,10 @@ final class StoreWriter {
         let statement = upsertTask
         statement.bind(1, Int64(bitPattern: task.id.rawValue))
         statement.bind(2, Int64(bitPattern: task.n))
-        statement.bind(3, task.algorithm.rawValue)
+        statement.bind(3, static: task.algorithm.storedText)
         statement.bind(4, Int64(task.priority))
         statement.bind(5, Int64(bitPattern: task.timeoutNanos))
-        statement.bind(6, task.state.rawValue)
+        statement.bind(6, static: task.state.storedText)
         statement.bind(7, Int64(task.attempts))
         statement.bind(8, task.submittedAt)
         statement.bind(9, task.startedAt)
@@ -301,10 +301,14 @@ final class StoreWriter {
         let statement = insertEvent
         statement.bind(1, Int64(bitPattern: event.seq))
         statement.bind(2, event.wallNanos)
-        statement.bind(3, event.kind.rawValue)
+        statement.bind(3, static: event.kind.storedText)
         statement.bind(4, event.task.map { Int64(bitPattern: $0.rawValue) })
         statement.bind(5, event.n.map { Int64(bitPattern: $0) })
-        statement.bind(6, event.algorithm?.rawValue)
+        if let algorithm = event.algorithm {
+            statement.bind(6, static: algorithm.storedText)
+        } else {
+            statement.bind(6, nil as String?)
+        }
         statement.bind(7, event.workerPID.map { Int64($0) })
         statement.bind(8, event.attempt.map { Int64($0) })
         statement.bind(9, event.durationNanos.map { Int64(bitPattern: $0) })
