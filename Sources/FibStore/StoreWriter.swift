@@ -159,7 +159,12 @@ final class StoreWriter {
                 event.attempt = eventRows.optionalInt64(7).map { Int($0) }
                 event.durationNanos = eventRows.optionalInt64(8).map { UInt64(bitPattern: $0) }
                 event.digits = eventRows.optionalInt64(9).map { Int($0) }
+                // A result is stored once, in the results table (events of old files may still carry theirs); a
+                // result no task keeps any more is gone, and the event goes without it, as the feed allows.
                 event.result = eventRows.blob(10)
+                if event.result == nil, kind == .taskDone, let n = event.n, let algorithm = event.algorithm {
+                    event.result = results[ComputationKey(n: n, algorithm: algorithm)]
+                }
                 event.error = eventRows.text(11)
                 event.cached = eventRows.optionalInt64(12).map { $0 != 0 }
                 state.events.append(event)
@@ -315,11 +320,9 @@ final class StoreWriter {
         statement.bind(10, event.digits.map { Int64($0) })
         statement.bind(12, event.error)
         statement.bind(13, event.cached.map { $0 ? 1 : 0 })
-        if let result = event.result {
-            try statement.withBlob(11, result) { () throws(SQLiteError) in try statement.run() }
-        } else {
-            try statement.run()
-        }
+        // Not the result (parameter 11 stays NULL): a task's end writes it to the results table, and `load` takes it
+        // from there. In every event row it was most of what a short task wrote (up to 1,000 digits each).
+        try statement.run()
     }
 
     private func setCounter(_ name: String, _ value: UInt64) throws(SQLiteError) {
