@@ -23,6 +23,14 @@ let releaseLinking: [LinkerSetting] = [
     )
 ]
 
+// swift-nio-extras's CNIOExtrasZlib, the copy of zlib that fibd deflates with, also asks for the system's libz
+// (`.linkedLibrary("z")` in that package's manifest, which we cannot change), of which fibd uses nothing. The
+// linker finds scripts/no-system-zlib/libz.so first, an empty linker script: libz.so.1 is not in DT_NEEDED, so
+// neither the daemon nor any worker loads it and the .deb does not depend on zlib1g. (--as-needed cannot do
+// it: SwiftPM puts a package's linker flags after the libraries on the command line, where it no longer applies
+// to -lz.)
+let withoutSystemZlib: [LinkerSetting] = [.unsafeFlags(["-L\(Context.packageDirectory)/scripts/no-system-zlib"])]
+
 let package = Package(
     name: "fibd",
     platforms: [.macOS(.v14)],
@@ -90,7 +98,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict,
-            linkerSettings: releaseLinking
+            linkerSettings: withoutSystemZlib + releaseLinking
         ),
         .testTarget(name: "FibMathTests", dependencies: ["FibMath"], swiftSettings: strict),
         .testTarget(name: "FibCoreTests", dependencies: ["FibCore"], swiftSettings: strict),
