@@ -85,6 +85,21 @@ def journal(*matches):
     return [json.loads(line) for line in output.splitlines() if line.strip()]
 
 
+def full_journal(unit, *matches):
+    """Every record of a unit since boot, each field in full (--all: journalctl shows a field over 4 KB
+    as null otherwise); a value that is not printable UTF-8 comes as a list of bytes, made text here."""
+    output = inside("journalctl", "-b", "-u", unit, "-o", "json", "--all", "--no-pager", *matches)
+    records = [json.loads(line) for line in output.splitlines() if line.strip()]
+    return [
+        {name: bytes(value).decode() if isinstance(value, list) else value for name, value in record.items()}
+        for record in records
+    ]
+
+
+# fibd(8): the MESSAGE_ID of a reload, done or refused.
+RELOAD_MESSAGE_ID = "efd1f536878043b595fe295284f79303"
+
+
 def workers():
     code, body = http("GET", "/api/v1/workers")
     assert code == 200, body
@@ -243,6 +258,68 @@ def test_reload_resizes_the_pool_without_losing_a_task():
     write_config("workers = 2\n")
     inside("systemctl", "reload", "fibd.service")
     wait_until(lambda: len(workers()) == 2, 20, "2 workers after reload")
+
+
+def test_the_journal_keeps_a_value_with_newlines():
+    """A field whose value holds a newline goes in the native protocol's length-prefixed form. fibd quotes a
+    path as it is in its errors, and a file name may hold a newline (a config file line cannot, so the path
+    comes from the command line): a token file that disappears makes the next reload fail and say so. This
+    fibd runs as a unit of its own, so that the packaged one keeps serving without a token."""
+    directory = "/run/fibd-newline"
+    token_file = directory + "/api\ntoken"
+    inside("sh", "-c", 'umask 077 && mkdir -p "$1" && printf %s "$2" > "$3"', "sh", directory, "t" * 32, token_file)
+    unit = "fibd-newline.service"
+    # Type=notify: systemd-run returns once fibd said READY=1 (its signal handlers are in place by then).
+    inside("systemd-run", "--unit", unit, "--collect", "--quiet", "-p", "Type=notify",
+           "-p", "StateDirectory=fibd-newline", "--",
+           "/usr/bin/fibd", "--listen", f"unix:{directory}/api.sock", "--workers", "1", "--token-file", token_file)
+    try:
+        inside("rm", token_file)
+        # SIGHUP to fibd alone, as ExecReload= does (its workers would take the signal's default action).
+        inside("kill", "-HUP", show(unit, "MainPID"))
+        records = wait_until(lambda: full_journal(unit, f"MESSAGE_ID={RELOAD_MESSAGE_ID}"), 10, "the refused reload")
+    finally:
+        inside("systemctl", "stop", unit, check=False)
+    [record] = records
+    assert record["FIBD_ERROR"] == f"token file {token_file}: No such file or directory", record
+    # The fields after the multi-line one are whole too: its length prefix was right.
+    assert record["MESSAGE"] == "reload failed"
+    assert record["PRIORITY"] == "3" and record["SYSLOG_IDENTIFIER"] == "fibd"
+    assert record["CODE_FILE"].endswith("Daemon.swift") and int(record["CODE_LINE"]) > 0, record
+    assert record["_SYSTEMD_UNIT"] == unit
+
+
+def test_the_journal_keeps_an_entry_larger_than_a_datagram():
+    """An entry larger than the journal socket takes in one datagram goes in a sealed memfd. fibd quotes a bad
+    config value in full, and a config file may be up to 1 MB: a 600 KB value makes the packaged fibd's
+    refused reload an entry over 600 KB. A datagram is limited by the sender's send buffer, twice
+    net.core.wmem_max less 32 bytes (fibd cannot go past wmem_max without CAP_NET_ADMIN): with the kernel's
+    default of 212992 that is 416 KB and this entry goes in a memfd, while a host that raised wmem_max past
+    300 KB sends it as one datagram. fibd takes the memfd route only for an entry over that limit (its socket
+    blocks, rather than fail, while journald lags), and a network namespace's wmem_max cannot be lowered from
+    inside the container, so which route this run takes depends on the host; journald must take the entry
+    whole either way."""
+    datagram_limit = 2 * int(inside("cat", "/proc/sys/net/core/wmem_max").strip()) - 32
+    marker = f"big-{time.monotonic_ns():x}-"
+    value = marker + "0123456789abcdef" * (600 * 1024 // 16)
+    write_config(f"workers = 2\nmax-queue = {value}\n")
+    try:
+        inside("systemctl", "reload", "fibd.service", check=False)
+
+        def refused():
+            return [record for record in full_journal("fibd.service", f"MESSAGE_ID={RELOAD_MESSAGE_ID}")
+                    if marker in record.get("FIBD_ERROR", "")]
+
+        [record] = wait_until(refused, 10, "the refused reload with the large value")
+    finally:
+        write_config("workers = 2\n")
+    route = "a memfd" if len(value) > datagram_limit else f"one datagram (limit {datagram_limit} bytes)"
+    assert record["FIBD_ERROR"] == (f"/etc/fibd/fibd.conf:2: max-queue must be a whole number >= 0, not '{value}'"), (
+        f"sent in {route}: {record['FIBD_ERROR'][:200]}")
+    assert record["MESSAGE"] == "reload failed" and record["PRIORITY"] == "3"
+    assert record["_SYSTEMD_UNIT"] == "fibd.service" and record["SYSLOG_IDENTIFIER"] == "fibd"
+    assert show("fibd.service", "ActiveState") == "active"
+    assert len(workers()) == 2, "the running configuration was kept"
 
 
 def test_stop_drains_running_tasks():
