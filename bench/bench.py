@@ -479,40 +479,36 @@ def calibrate_recursive(daemon, seconds):
     return n
 
 
-def speedup_set(n):
-    """Eight distinct n (identical ones would share a computation) that two workers can split evenly:
-    calls(n) = calls(n-1) + calls(n-3) + calls(n-4) + small, so {n, n-5} weighs what {n-1, n-3, n-4, n-6, n-8, n-9}
-    does, and longest-first order (the submit order, equal priorities run first in, first out) balances them."""
-    return [n, n - 1, n - 3, n - 4, n - 5, n - 6, n - 8, n - 9]
-
-
 class FibdSpeedup:
-    """fibd's side of the 8-task speed-up: a daemon with two workers, its rounds run one at a time between the
-    peer's (see dask_speedup), so that load from outside falls on both alike."""
+    """fibd's side of the 8-task speed-up: a daemon with two workers and eight identical recursive tasks submitted
+    with "shared": false, so that each is computed on its own as Dask's pure=False tasks are (shared, the eight
+    would be one computation); its rounds run one at a time between the peer's (see dask_speedup), so that load
+    from outside falls on both alike."""
 
     def __init__(self, binary, profile, row):
         self.row = row
-        self.daemon = Fibd(binary, "--cache-size", "0", workers=2)
+        self.daemon = Fibd(binary, workers=2)
         try:
             n = calibrate_recursive(self.daemon, profile.cpu_task_seconds)
-            self.tasks = [{"n": k, "algorithm": "recursive"} for k in speedup_set(n)]
+            self.task = {"n": n, "algorithm": "recursive", "shared": False}
             self.client = self.daemon.http(timeout=300)
         except BaseException:
             self.daemon.stop()
             raise
-        row.note = (f"fibd: recursive n = {', '.join(str(k) for k in speedup_set(n))} (distinct, so none is "
-                    f"coalesced; the largest about {profile.cpu_task_seconds} s); serial = one after another; "
-                    "fibd's rounds and Dask's take turns")
+        row.note = (f"fibd: 8 x recursive n = {n} (about {profile.cpu_task_seconds} s each), \"shared\": false "
+                    "so each is computed on its own; serial = one after another; fibd's rounds and Dask's take turns")
 
     def round(self):
         start = time.perf_counter()
-        for task in self.tasks:
-            self.client.json("POST", "/api/v1/tasks?wait=60s", task, expect=(200,))
+        serial_tasks = [self.client.json("POST", "/api/v1/tasks?wait=60s", self.task, expect=(200,))
+                        for _ in range(8)]
         serial = time.perf_counter() - start
         start = time.perf_counter()
-        answer = self.client.json("POST", "/api/v1/tasks?wait=120s", self.tasks, expect=(200,))
+        answer = self.client.json("POST", "/api/v1/tasks?wait=120s", [self.task] * 8, expect=(200,))
         parallel = time.perf_counter() - start
-        assert all(t["state"] == "done" for t in answer["tasks"])
+        for task in serial_tasks + answer["tasks"]:
+            assert task["state"] == "done" and not task["cached"] and task["shared"] is False, task
+        assert len({task["worker"] for task in answer["tasks"]}) == 2, "the eight ran on both workers"
         self.row.fibd.append(serial / parallel)
 
     def close(self):
