@@ -24,6 +24,11 @@ final class StoreWriter {
     private let setCounter: SQLiteStatement
     /// The computations whose result is in the results table, so that a result is written once, not per task.
     private var storedResults: Set<ComputationKey> = []
+    /// How many done task rows use each stored result, as far as this writer wrote or loaded them. When a done task
+    /// is deleted and others still use its result, the SQL check whether the result is unused is skipped (one
+    /// statement per forgotten task); only at zero is it run, and the SQL decides. A count too high would only keep
+    /// a result longer; a count too low only costs the check.
+    private var doneTasksPerResult: [ComputationKey: Int] = [:]
     /// Frames in the WAL after the last commit, as SQLite's WAL hook reports them.
     private let walFrameCount = WALFrameCount()
     var walFrames: Int { walFrameCount.frames }
@@ -127,7 +132,7 @@ final class StoreWriter {
                 if taskState == .done {
                     result = results[key]
                     // Results are deterministic: a done task whose result is missing is simply computed again.
-                    if result == nil { taskState = .queued }
+                    if result == nil { taskState = .queued } else { doneTasksPerResult[key, default: 0] += 1 }
                 }
                 let task = FibTask(
                     id: TaskID(rawValue: UInt64(bitPattern: taskRows.int64(0))), n: key.n, algorithm: key.algorithm,
@@ -222,19 +227,25 @@ final class StoreWriter {
         try begin.run()
         var added: Set<ComputationKey> = []
         var removed: Set<ComputationKey> = []
+        // Applied to doneTasksPerResult once the transaction commits.
+        var doneDeltas: [ComputationKey: Int] = [:]
         var trimmedTo: UInt64?
         do {
             for id in order {
                 guard let task = latest[id] else { continue }
                 try write(task)
                 let key = ComputationKey(n: task.n, algorithm: task.algorithm)
-                if task.state == .done, let digits = task.result, !storedResults.contains(key), !added.contains(key) {
+                guard task.state == .done, let digits = task.result else { continue }
+                doneDeltas[key, default: 0] += 1
+                if !storedResults.contains(key), !added.contains(key) {
                     try writeResult(digits, for: key)
                     added.insert(key)
                 }
             }
             for id in forgotten {
-                if let key = try delete(id) { removed.insert(key) }
+                guard let key = try delete(id) else { continue }
+                doneDeltas[key, default: 0] -= 1
+                if doneTasksPerResult[key, default: 0] + doneDeltas[key, default: 0] <= 0 { removed.insert(key) }
             }
             for key in removed {
                 deleteUnusedResult.bind(1, Int64(bitPattern: key.n))
@@ -260,6 +271,10 @@ final class StoreWriter {
         }
         storedResults.formUnion(added)
         storedResults.subtract(removed)
+        for (key, delta) in doneDeltas {
+            let count = doneTasksPerResult[key, default: 0] + delta
+            doneTasksPerResult[key] = count > 0 && storedResults.contains(key) ? count : nil
+        }
         if let trimmedTo { trimmedThrough = trimmedTo }
     }
 
