@@ -70,7 +70,8 @@ final class StoreWriter {
                     started_at = excluded.started_at, finished_at = excluded.finished_at,
                     worker_pid = excluded.worker_pid, cached = excluded.cached, error = excluded.error
                 """)
-            deleteTask = try database.prepare("DELETE FROM tasks WHERE id = ?1 RETURNING n, algorithm, state")
+            deleteTask = try database.prepare(
+                "DELETE FROM tasks WHERE id BETWEEN ?1 AND ?2 RETURNING n, algorithm, state")
             insertResult = try database.prepare(
                 "INSERT OR IGNORE INTO results (n, algorithm, digits) VALUES (?1, ?2, ?3)")
             deleteUnusedResult = try database.prepare(
@@ -242,8 +243,7 @@ final class StoreWriter {
                     added.insert(key)
                 }
             }
-            for id in forgotten {
-                guard let key = try delete(id) else { continue }
+            try deleteTasks(forgotten) { key in
                 doneDeltas[key, default: 0] -= 1
                 if doneTasksPerResult[key, default: 0] + doneDeltas[key, default: 0] <= 0 { removed.insert(key) }
             }
@@ -303,18 +303,33 @@ final class StoreWriter {
         try insertResult.withBlob(3, digits) { () throws(SQLiteError) in try insertResult.run() }
     }
 
-    /// Deletes a task; returns its computation if it was done (its result may be unused now).
-    private func delete(_ id: TaskID) throws(SQLiteError) -> ComputationKey? {
-        deleteTask.bind(1, Int64(bitPattern: id.rawValue))
+    /// Deletes the tasks `ids`, one statement per run of consecutive ids (tasks mostly end, and are forgotten, in
+    /// the order they came), and calls `done` with the computation of each that was done (its result may be unused
+    /// now). A run of consecutive integers holds no other id, so the range deletes no task that is kept.
+    private func deleteTasks(_ ids: [TaskID], done: (ComputationKey) -> Void) throws(SQLiteError) {
+        let sorted = ids.map(\.rawValue).sorted()
+        var index = sorted.startIndex
+        while index < sorted.endIndex {
+            var last = index
+            while last + 1 < sorted.endIndex, sorted[last + 1] == sorted[last] &+ 1 { last += 1 }
+            try deleteTasks(from: sorted[index], through: sorted[last], done: done)
+            index = last + 1
+        }
+    }
+
+    private func deleteTasks(from first: UInt64, through last: UInt64, done: (ComputationKey) -> Void)
+        throws(SQLiteError)
+    {
+        deleteTask.bind(1, Int64(bitPattern: first))
+        deleteTask.bind(2, Int64(bitPattern: last))
         defer { deleteTask.reset() }
-        guard try deleteTask.step() else { return nil }
-        guard deleteTask.text(2) == TaskState.done.rawValue, let text = deleteTask.text(1),
-            let algorithm = Algorithm(rawValue: text)
-        else { return nil }
-        let key = ComputationKey(n: UInt64(bitPattern: deleteTask.int64(0)), algorithm: algorithm)
-        // RETURNING rows are all produced by the first step; step to the end so the delete is complete.
-        while try deleteTask.step() {}
-        return key
+        // RETURNING rows are all produced by the first step; stepping to the end completes the delete.
+        while try deleteTask.step() {
+            guard deleteTask.text(2) == TaskState.done.rawValue, let text = deleteTask.text(1),
+                let algorithm = Algorithm(rawValue: text)
+            else { continue }
+            done(ComputationKey(n: UInt64(bitPattern: deleteTask.int64(0)), algorithm: algorithm))
+        }
     }
 
     private func write(_ event: Event) throws(SQLiteError) {
