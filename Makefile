@@ -15,8 +15,8 @@ PYTHON ?= python3
 LISTEN ?= 127.0.0.1:8787
 
 # C libraries the package links (GMP for exact big integers, SQLite for the durable state). zlib1g-dev only for the
-# link: swift-nio-extras asks for -lz, but fibd deflates with the zlib copy inside that package and the binary
-# does not load libz (--as-needed, see Package.swift). No libsystemd: FibSystemd speaks sd_notify, socket
+# test bundle's link: swift-nio-extras asks for -lz, but fibd deflates with the zlib copy inside that package, and
+# fibd's own link finds an empty libz.so first (scripts/no-system-zlib, see Package.swift), so it does not load libz. No libsystemd: FibSystemd speaks sd_notify, socket
 # activation and journald's protocols itself, so that neither the daemon nor each worker loads libsystemd and the
 # libraries it pulls in (libgcrypt, liblz4, libzstd...).
 DEB_PACKAGES := libgmp-dev zlib1g-dev libsqlite3-dev
