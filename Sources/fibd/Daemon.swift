@@ -136,7 +136,7 @@ struct Daemon {
             }
         } catch {
             watchdog?.stop()
-            await stop(pool: pool, group: group, loop: loop, store: state.store)
+            await stop(pool: pool, runtime: runtime, group: group, loop: loop, store: state.store)
             return fail("cannot listen: \(error)", errno: EADDRNOTAVAIL)
         }
         logger.info("starting \(workerCount) workers")
@@ -151,7 +151,7 @@ struct Daemon {
         } catch {
             watchdog?.stop()
             await server.shutdown(gracePeriod: .seconds(1))
-            await stop(pool: pool, group: group, loop: loop, store: state.store)
+            await stop(pool: pool, runtime: runtime, group: group, loop: loop, store: state.store)
             return fail(
                 "workers did not start within \(workerStartTimeout.nanoseconds / 1_000_000_000) s", errno: ETIMEDOUT)
         }
@@ -189,7 +189,7 @@ struct Daemon {
         }
         await server.shutdown(gracePeriod: .seconds(5))
         watchdog?.stop()
-        await stop(pool: pool, group: group, loop: loop, store: state.store)
+        await stop(pool: pool, runtime: runtime, group: group, loop: loop, store: state.store)
         // The pool holds its delegate weakly.
         withExtendedLifetime(runtime) {}
         logger.info("stopped")
@@ -240,9 +240,12 @@ struct Daemon {
     }
 
     private func stop(
-        pool: WorkerPool, group: MultiThreadedEventLoopGroup, loop: any EventLoop, store: any TaskStore
+        pool: WorkerPool, runtime: TaskRuntime, group: MultiThreadedEventLoopGroup, loop: any EventLoop,
+        store: any TaskStore
     ) async {
         _ = try? await loop.flatSubmit { pool.shutdown() }.get()
+        // The workers' exits (and a task a killed worker leaves queued) changed the state: written before the close.
+        _ = try? await runtime.writePending().get()
         // Before the loops stop: the store's last completions run on them.
         store.close(timeoutNanos: OpenedState.closeTimeoutNanos)
         try? await group.shutdownGracefully()

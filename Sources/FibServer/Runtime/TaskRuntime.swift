@@ -269,6 +269,15 @@ public final class TaskRuntime: @unchecked Sendable {
         }
     }
 
+    /// Writes whatever changed and is not written yet, at once, and completes when the store has it (used when
+    /// stopping: the pool's shutdown reports its workers' exits, and the store closes next).
+    public func writePending() -> EventLoopFuture<Void> {
+        eventLoop.flatSubmit {
+            if self.flushScheduled { self.flush(now: true) }
+            return self.lastCommit
+        }
+    }
+
     /// Answers every held long-poll now (used when stopping).
     public func releaseWaiters() -> EventLoopFuture<Void> {
         eventLoop.submit {
