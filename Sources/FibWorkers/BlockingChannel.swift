@@ -15,9 +15,20 @@ struct BlockingChannel {
     }
 
     /// Reads what has arrived into `buffer` (at least one byte), waiting if nothing has; retries after EINTR.
+    ///
+    /// The wait is a poll for input, not a blocking read: a reader asleep in read(2) on a Unix socket is woken
+    /// whenever its peer reads what the worker wrote (the kernel wakes that socket's sleepers when its send
+    /// space frees up), so every answer the daemon read would wake the worker for nothing, and the daemon would
+    /// pay for the wake-up. A poll for POLLIN alone lets the kernel drop that wake-up. There is no timeout: the
+    /// worker has nothing to do until a job comes, and it dies with the daemon (PR_SET_PDEATHSIG).
     func readSome(into buffer: UnsafeMutableRawBufferPointer) -> ReadSomeOutcome {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return .failed(errno: ENOBUFS) }
         while true {
+            var wanted = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            if poll(&wanted, 1, -1) < 0 {
+                if errno == EINTR { continue }
+                return .failed(errno: errno)
+            }
             let count = read(descriptor, base, buffer.count)
             if count > 0 { return .read(count: count) }
             if count == 0 { return .endOfInput }
