@@ -2,12 +2,20 @@
 enum StoreSchema {
     /// `PRAGMA application_id`: "fibd" in ASCII, so that `file` and fibd itself recognise the database.
     static let applicationID: Int64 = 0x6669_6264
-    /// `PRAGMA user_version`: bumped whenever the layout changes. Version 1 lacked `tasks.shared`
-    /// (every task was shared); ``upgrades`` brings such a database up to date at open.
-    static let version: Int64 = 2
+    /// `PRAGMA user_version`: bumped whenever the layout changes, or what its rows mean. Version 1 lacked
+    /// `tasks.shared` (every task was shared). Version 2 had an index of the done tasks by computation, and
+    /// wrote both counters in every transaction. ``upgrades`` brings such a database up to date at open.
+    static let version: Int64 = 3
 
     /// Tasks by id; results apart, one copy per (n, algorithm) however many tasks share it; the newest
-    /// events; and two counters that must survive even when their tables are empty.
+    /// events; and two counters for what the tables no longer show.
+    ///
+    /// No secondary index: each one is another page in every transaction's WAL frames. The writer counts the
+    /// done tasks of each result itself, so it needs no index to tell when a result is no longer used.
+    /// The counters are written only when the tables cannot tell: `next_task_id` when the newest task ever
+    /// written is deleted (otherwise the largest id in `tasks` says as much), and `event_head` not at all from
+    /// version 3 on (the newest event is never trimmed, so the largest seq in `events` is the head). A reader
+    /// takes the larger of each counter and what its table shows.
     static let create = """
         CREATE TABLE tasks (
             id INTEGER PRIMARY KEY,
@@ -25,7 +33,6 @@ enum StoreSchema {
             error TEXT,
             shared INTEGER NOT NULL DEFAULT 1
         );
-        CREATE INDEX tasks_done_by_computation ON tasks (n, algorithm) WHERE state = 'done';
         CREATE TABLE results (
             n INTEGER NOT NULL,
             algorithm TEXT NOT NULL,
@@ -57,7 +64,9 @@ enum StoreSchema {
     /// transaction that upgrades the file, which sets `user_version` at its end.
     static let upgrades: [Int64: String] = [
         // Tasks written by version 1 were all shared, as the column's default says.
-        1: "ALTER TABLE tasks ADD COLUMN shared INTEGER NOT NULL DEFAULT 1"
+        1: "ALTER TABLE tasks ADD COLUMN shared INTEGER NOT NULL DEFAULT 1",
+        // Version 2's counters were written in every transaction, so they are already right for version 3.
+        2: "DROP INDEX IF EXISTS tasks_done_by_computation",
     ]
 
     /// What an opened file turned out to be.

@@ -24,11 +24,15 @@ final class StoreWriter {
     private let setCounter: SQLiteStatement
     /// The computations whose result is in the results table, so that a result is written once, not per task.
     private var storedResults: Set<ComputationKey> = []
-    /// How many done task rows use each stored result, as far as this writer wrote or loaded them. When a done task
-    /// is deleted and others still use its result, the SQL check whether the result is unused is skipped (one
-    /// statement per forgotten task); only at zero is it run, and the SQL decides. A count too high would only keep
-    /// a result longer; a count too low only costs the check.
+    /// How many done task rows use each stored result: counted at ``load()`` (or before the first write, if that
+    /// comes first) and kept up to date by every write, since a task is written done once. A result is deleted when
+    /// its count reaches zero; there is no index to ask the table. Were a count ever too low, the task that still
+    /// needed the result would be computed again at the next start (``load()`` queues a done task without one).
     private var doneTasksPerResult: [ComputationKey: Int] = [:]
+    private var doneTasksCounted = false
+    /// The largest task id in the tasks table or written to `next_task_id`: while that row exists, the table shows
+    /// the next id by itself, so `next_task_id` is written only by a transaction that deletes it.
+    private var newestTaskID: UInt64 = 0
     /// Frames in the WAL after the last commit, as SQLite's WAL hook reports them.
     private let walFrameCount = WALFrameCount()
     var walFrames: Int { walFrameCount.frames }
@@ -74,11 +78,7 @@ final class StoreWriter {
                 "DELETE FROM tasks WHERE id BETWEEN ?1 AND ?2 RETURNING n, algorithm, state")
             insertResult = try database.prepare(
                 "INSERT OR IGNORE INTO results (n, algorithm, digits) VALUES (?1, ?2, ?3)")
-            deleteUnusedResult = try database.prepare(
-                """
-                DELETE FROM results WHERE n = ?1 AND algorithm = ?2
-                    AND NOT EXISTS (SELECT 1 FROM tasks WHERE n = ?1 AND algorithm = ?2 AND state = 'done')
-                """)
+            deleteUnusedResult = try database.prepare("DELETE FROM results WHERE n = ?1 AND algorithm = ?2")
             insertEvent = try database.prepare(
                 """
                 INSERT OR REPLACE INTO events (seq, time, kind, task, n, algorithm, worker_pid, attempt, duration_ns,
@@ -88,6 +88,9 @@ final class StoreWriter {
             trimEvents = try database.prepare("DELETE FROM events WHERE seq <= ?1")
             setCounter = try database.prepare("UPDATE counters SET value = max(value, ?2) WHERE name = ?1")
             pageSize = Int(try database.integer("PRAGMA page_size") ?? 4096)
+            let storedNext = try database.integer("SELECT value FROM counters WHERE name = 'next_task_id'") ?? 0
+            let largestID = try database.integer("SELECT max(id) FROM tasks") ?? 0
+            newestTaskID = max(UInt64(bitPattern: largestID), UInt64(bitPattern: max(storedNext, 1)) - 1)
         } catch let error as SQLiteError {
             throw .sqlite(error)
         } catch let problem as StoreOpenProblem {
@@ -111,6 +114,7 @@ final class StoreWriter {
         do {
             var state = StoredState()
             var results: [ComputationKey: [UInt8]] = [:]
+            var doneTasks: [ComputationKey: Int] = [:]
             let resultRows = try database.prepare("SELECT n, algorithm, digits FROM results")
             while try resultRows.step() {
                 let key = try computationKey(resultRows, n: 0, algorithm: 1)
@@ -133,7 +137,7 @@ final class StoreWriter {
                 if taskState == .done {
                     result = results[key]
                     // Results are deterministic: a done task whose result is missing is simply computed again.
-                    if result == nil { taskState = .queued } else { doneTasksPerResult[key, default: 0] += 1 }
+                    if result == nil { taskState = .queued } else { doneTasks[key, default: 0] += 1 }
                 }
                 let task = FibTask(
                     id: TaskID(rawValue: UInt64(bitPattern: taskRows.int64(0))), n: key.n, algorithm: key.algorithm,
@@ -175,6 +179,7 @@ final class StoreWriter {
                 event.cached = eventRows.optionalInt64(12).map { $0 != 0 }
                 state.events.append(event)
             }
+            let newestSeq = state.events.last?.seq ?? 0
             if state.events.count > eventCapacity { state.events.removeFirst(state.events.count - eventCapacity) }
 
             let counters = try database.prepare("SELECT name, value FROM counters")
@@ -186,6 +191,11 @@ final class StoreWriter {
                 default: break
                 }
             }
+            // The counters are written only when the tables cannot tell (see StoreSchema.create).
+            state.nextTaskID = max(state.nextTaskID, (state.tasks.last?.id.rawValue).map { $0 &+ 1 } ?? 0)
+            state.eventHead = max(state.eventHead, newestSeq)
+            doneTasksPerResult = doneTasks
+            doneTasksCounted = true
             return state
         } catch let error as SQLiteError {
             throw .sqlite(error)
@@ -224,6 +234,7 @@ final class StoreWriter {
             nextTaskID = max(nextTaskID, changes.nextTaskID)
         }
         for id in forgotten { latest[id] = nil }
+        if !doneTasksCounted { try countDoneTasks() }
 
         try begin.run()
         var added: Set<ComputationKey> = []
@@ -231,10 +242,12 @@ final class StoreWriter {
         // Applied to doneTasksPerResult once the transaction commits.
         var doneDeltas: [ComputationKey: Int] = [:]
         var trimmedTo: UInt64?
+        var newest = newestTaskID
         do {
             for id in order {
                 guard let task = latest[id] else { continue }
                 try write(task)
+                newest = max(newest, task.id.rawValue)
                 let key = ComputationKey(n: task.n, algorithm: task.algorithm)
                 guard task.state == .done, let digits = task.result else { continue }
                 doneDeltas[key, default: 0] += 1
@@ -251,7 +264,6 @@ final class StoreWriter {
                 deleteUnusedResult.bind(1, Int64(bitPattern: key.n))
                 deleteUnusedResult.bind(2, key.algorithm.rawValue)
                 try deleteUnusedResult.run()
-                if database.changes == 0 { removed.remove(key) }
             }
             for event in events { try write(event) }
             if let last = events.last, last.seq > UInt64(eventCapacity) {
@@ -262,13 +274,17 @@ final class StoreWriter {
                     trimmedTo = bound
                 }
             }
-            try setCounter("next_task_id", nextTaskID)
-            if let last = events.last { try setCounter("event_head", last.seq) }
+            // Ids the table no longer shows: the newest one written is deleted, or forgotten before it was written.
+            if nextTaskID > 0, forgotten.contains(where: { $0.rawValue >= newestTaskID }) {
+                try setCounter("next_task_id", nextTaskID)
+                newest = max(newest, nextTaskID - 1)
+            }
             try commitTransaction.run()
         } catch {
             try? rollback.run()
             throw error
         }
+        newestTaskID = newest
         storedResults.formUnion(added)
         storedResults.subtract(removed)
         for (key, delta) in doneDeltas {
@@ -276,6 +292,18 @@ final class StoreWriter {
             doneTasksPerResult[key] = count > 0 && storedResults.contains(key) ? count : nil
         }
         if let trimmedTo { trimmedThrough = trimmedTo }
+    }
+
+    /// Counts the done tasks of each result from the table: once, for a write that comes before ``load()``.
+    private func countDoneTasks() throws(SQLiteError) {
+        let rows = try database.prepare("SELECT n, algorithm, count(*) FROM tasks WHERE state = 'done' GROUP BY 1, 2")
+        var counts: [ComputationKey: Int] = [:]
+        while try rows.step() {
+            guard let text = rows.text(1), let algorithm = Algorithm(rawValue: text) else { continue }
+            counts[ComputationKey(n: UInt64(bitPattern: rows.int64(0)), algorithm: algorithm)] = Int(rows.int64(2))
+        }
+        doneTasksPerResult = counts
+        doneTasksCounted = true
     }
 
     private func write(_ task: FibTask) throws(SQLiteError) {

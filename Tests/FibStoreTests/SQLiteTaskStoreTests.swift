@@ -236,6 +236,74 @@ struct SQLiteTaskStoreTests {
         #expect(state.eventHead == 20)
     }
 
+    @Test func theCountersAreWrittenOnlyWhenTheTablesCannotTellAndIdsAreNeverReused() throws {
+        let scratch = ScratchDirectory()
+        defer { scratch.cleanUp() }
+        var limits = SchedulerLimits()
+        limits.retainNanos = 60 * nanosPerSecond
+        let run = RecordingScheduler(limits: limits)
+        run.scheduler.workerReady(0, pid: 1, now: run.now)
+        var store: SQLiteTaskStore? = try SQLiteTaskStore(directory: scratch.path, eventCapacity: 1000)
+        for n in 10..<13 {
+            try run.submit(UInt64(n))
+            run.answerJobs()
+        }
+        let last = try run.submit(13)
+        run.answerJobs()
+        #expect(commitAndWait(try #require(store), run.scheduler.takeChanges()) == nil)
+        let counter = "SELECT value FROM counters WHERE name = 'next_task_id'"
+        #expect(try SQLiteDatabase(path: scratch.databasePath).integer(counter) == 0, "the tasks table shows it")
+
+        // Every task is forgotten: only the counter still knows which ids were handed out.
+        run.now = run.now.advanced(byNanos: 61 * nanosPerSecond)
+        run.scheduler.tick(now: run.now)
+        #expect(run.scheduler.task(last.id) == nil)
+        #expect(commitAndWait(try #require(store), run.scheduler.takeChanges()) == nil)
+        #expect(try SQLiteDatabase(path: scratch.databasePath).integer(counter) == Int64(last.id.rawValue + 1))
+        store?.close(timeoutNanos: 5 * nanosPerSecond)
+        store = nil
+
+        let reopened = try SQLiteTaskStore(directory: scratch.path, eventCapacity: 1000)
+        let state = try reopened.load()
+        #expect(state.tasks.isEmpty)
+        #expect(state.nextTaskID == last.id.rawValue + 1, "no id is handed out twice")
+        #expect(state.eventHead == state.events.last?.seq && state.eventHead > 0)
+        reopened.close(timeoutNanos: 5 * nanosPerSecond)
+    }
+
+    @Test func aStoreWrittenBeforeItIsLoadedCountsTheDoneTasksOfEachResultFirst() throws {
+        let scratch = ScratchDirectory()
+        defer { scratch.cleanUp() }
+        var limits = SchedulerLimits()
+        limits.retainCount = 3
+        let run = RecordingScheduler(limits: limits)
+        run.scheduler.workerReady(0, pid: 1, now: run.now)
+        try run.submit(700)
+        run.answerJobs()
+        try run.submit(700)  // cached: two done tasks share one result
+        do {
+            let store = try SQLiteTaskStore(directory: scratch.path, eventCapacity: 1000)
+            #expect(commitAndWait(store, run.scheduler.takeChanges()) == nil)
+            store.close(timeoutNanos: 5 * nanosPerSecond)
+        }
+        // A new store that writes without loading: forgetting one of the two must keep the result.
+        let store = try SQLiteTaskStore(directory: scratch.path, eventCapacity: 1000)
+        try run.submit(701)
+        run.answerJobs()
+        try run.submit(702)
+        run.answerJobs()
+        #expect(commitAndWait(store, run.scheduler.takeChanges()) == nil)
+        #expect(store.storedResultCount() == 3, "n=700 still has a done task")
+        try run.submit(703)
+        run.answerJobs()
+        #expect(commitAndWait(store, run.scheduler.takeChanges()) == nil)
+        #expect(store.storedResultCount() == 3, "n=700's last task is gone, and its result with it")
+        store.close(timeoutNanos: 5 * nanosPerSecond)
+        let state = try SQLiteTaskStore(directory: scratch.path, eventCapacity: 1000).load()
+        #expect(state.tasks.map(\.n) == [701, 702, 703])
+        #expect(state.tasks.allSatisfy { $0.state == .done && $0.result != nil })
+    }
+
     @Test func commitsAfterCloseFailAndSayWhy() throws {
         let scratch = ScratchDirectory()
         defer { scratch.cleanUp() }

@@ -61,6 +61,61 @@ private let version1Database = """
     UPDATE counters SET value = 2 WHERE name = 'event_head';
     """
 
+/// The layout of schema version 2: version 1's with `tasks.shared`, still with the index of done tasks by
+/// computation and with both counters written in every transaction. Verbatim, like ``version1Database``.
+private let version2Database = """
+    CREATE TABLE tasks (
+        id INTEGER PRIMARY KEY,
+        n INTEGER NOT NULL,
+        algorithm TEXT NOT NULL,
+        priority INTEGER NOT NULL,
+        timeout_ns INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        submitted_at INTEGER NOT NULL,
+        started_at INTEGER,
+        finished_at INTEGER,
+        worker_pid INTEGER,
+        cached INTEGER NOT NULL,
+        error TEXT,
+        shared INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE INDEX tasks_done_by_computation ON tasks (n, algorithm) WHERE state = 'done';
+    CREATE TABLE results (
+        n INTEGER NOT NULL,
+        algorithm TEXT NOT NULL,
+        digits BLOB NOT NULL,
+        PRIMARY KEY (n, algorithm)
+    );
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY,
+        time INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        task INTEGER,
+        n INTEGER,
+        algorithm TEXT,
+        worker_pid INTEGER,
+        attempt INTEGER,
+        duration_ns INTEGER,
+        digits INTEGER,
+        result BLOB,
+        error TEXT,
+        cached INTEGER
+    );
+    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+    INSERT INTO counters (name, value) VALUES ('next_task_id', 0), ('event_head', 0);
+    PRAGMA application_id = 1718182500;
+    PRAGMA user_version = 2;
+    INSERT INTO tasks VALUES
+        (3, 20, 'fast', 0, 60000000000, 'done', 1, 1800000000000000000, 1800000000001000000,
+            1800000000002000000, 4242, 0, NULL, 0);
+    INSERT INTO results VALUES (20, 'fast', CAST('6765' AS BLOB));
+    INSERT INTO events (seq, time, kind, task, n, algorithm) VALUES
+        (4, 1800000000000000000, 'task.submitted', 3, 20, 'fast');
+    UPDATE counters SET value = 12 WHERE name = 'next_task_id';
+    UPDATE counters SET value = 5 WHERE name = 'event_head';
+    """
+
 /// A database written at `scratch` by `sql`, closed again.
 private func writeDatabase(_ sql: String, at scratch: ScratchDirectory) throws {
     try FileManager.default.createDirectory(atPath: scratch.path, withIntermediateDirectories: true)
@@ -103,6 +158,24 @@ struct SchemaUpgradeTests {
         #expect(after.tasks.map(\.id.rawValue) == [7, 8, unshared.id.rawValue])
         #expect(after.tasks.map(\.shared) == [true, true, false])
         reopened.close(timeoutNanos: 5 * nanosPerSecond)
+    }
+
+    @Test func aVersion2DatabaseLosesItsIndexAndKeepsItsCounters() throws {
+        let scratch = ScratchDirectory()
+        defer { scratch.cleanUp() }
+        try writeDatabase(version2Database, at: scratch)
+
+        let store = try SQLiteTaskStore(directory: scratch.path, eventCapacity: 100)
+        let state = try store.load()
+        #expect(state.tasks.map(\.id.rawValue) == [3])
+        #expect(state.tasks.first?.shared == false && state.tasks.first?.result == Array("6765".utf8))
+        // Version 2 wrote its counters in every transaction: they stand for ids and events no row shows.
+        #expect(state.nextTaskID == 12 && state.eventHead == 5)
+        store.close(timeoutNanos: 5 * nanosPerSecond)
+        #expect(try userVersion(at: scratch) == StoreSchema.version)
+        let indexes = try SQLiteDatabase(path: scratch.databasePath).integer(
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'tasks_done_by_computation'")
+        #expect(indexes == 0)
     }
 
     @Test func aFailedUpgradeLeavesTheDatabaseAsItWas() throws {
