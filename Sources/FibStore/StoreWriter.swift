@@ -8,7 +8,7 @@ final class StoreWriter {
     private let eventCapacity: Int
     /// Old events are deleted this many at a time, not a few at every commit: most commits then leave the first
     /// page of the events table alone (one frame fewer in the WAL). Up to this many more than `eventCapacity`
-    /// are kept; `load` reads the newest `eventCapacity`.
+    /// are kept, and the rest of the run that holds the oldest one kept; `load` reads the newest `eventCapacity`.
     private let trimStep: UInt64
     /// Events up to this seq were deleted (0: none yet in this run).
     private var trimmedThrough: UInt64 = 0
@@ -19,7 +19,9 @@ final class StoreWriter {
     private let deleteTask: SQLiteStatement
     private let insertResult: SQLiteStatement
     private let deleteUnusedResult: SQLiteStatement
-    private let insertEvent: SQLiteStatement
+    private let insertEventRun: SQLiteStatement
+    /// The packed events of the transaction being written, reused from one to the next.
+    private var packedEvents: [UInt8] = []
     private let trimEvents: SQLiteStatement
     private let setCounter: SQLiteStatement
     /// The computations whose result is in the results table, so that a result is written once, not per task.
@@ -79,13 +81,9 @@ final class StoreWriter {
             insertResult = try database.prepare(
                 "INSERT OR IGNORE INTO results (n, algorithm, digits) VALUES (?1, ?2, ?3)")
             deleteUnusedResult = try database.prepare("DELETE FROM results WHERE n = ?1 AND algorithm = ?2")
-            insertEvent = try database.prepare(
-                """
-                INSERT OR REPLACE INTO events (seq, time, kind, task, n, algorithm, worker_pid, attempt, duration_ns,
-                    digits, result, error, cached)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-                """)
-            trimEvents = try database.prepare("DELETE FROM events WHERE seq <= ?1")
+            insertEventRun = try database.prepare(
+                "INSERT OR REPLACE INTO event_runs (last_seq, first_seq, events) VALUES (?1, ?2, ?3)")
+            trimEvents = try database.prepare("DELETE FROM event_runs WHERE last_seq <= ?1")
             setCounter = try database.prepare("UPDATE counters SET value = max(value, ?2) WHERE name = ?1")
             pageSize = Int(try database.integer("PRAGMA page_size") ?? 4096)
             let storedNext = try database.integer("SELECT value FROM counters WHERE name = 'next_task_id'") ?? 0
@@ -151,33 +149,26 @@ final class StoreWriter {
                 state.tasks.append(task)
             }
 
-            let eventRows = try database.prepare(
-                """
-                SELECT seq, time, kind, task, n, algorithm, worker_pid, attempt, duration_ns, digits, result, error,
-                    cached FROM events ORDER BY seq
-                """)
-            while try eventRows.step() {
-                guard let kindText = eventRows.text(2), let kind = EventKind(rawValue: kindText) else {
-                    throw StoreOpenProblem.damaged("event \(eventRows.int64(0)) has an unknown kind")
+            let runRows = try database.prepare("SELECT first_seq, last_seq, events FROM event_runs ORDER BY last_seq")
+            while try runRows.step() {
+                let first = UInt64(bitPattern: runRows.int64(0))
+                let last = UInt64(bitPattern: runRows.int64(1))
+                guard first <= last, last - first < UInt64(Int32.max), first > (state.events.last?.seq ?? 0) else {
+                    throw StoreOpenProblem.damaged("the events \(first) to \(last) overlap others or are too many")
                 }
-                var event = Event(kind: kind, wallNanos: eventRows.int64(1))
-                event.seq = UInt64(bitPattern: eventRows.int64(0))
-                event.task = eventRows.optionalInt64(3).map { TaskID(rawValue: UInt64(bitPattern: $0)) }
-                event.n = eventRows.optionalInt64(4).map { UInt64(bitPattern: $0) }
-                event.algorithm = eventRows.text(5).flatMap(Algorithm.init(rawValue:))
-                event.workerPID = eventRows.optionalInt64(6).map { Int32(truncatingIfNeeded: $0) }
-                event.attempt = eventRows.optionalInt64(7).map { Int($0) }
-                event.durationNanos = eventRows.optionalInt64(8).map { UInt64(bitPattern: $0) }
-                event.digits = eventRows.optionalInt64(9).map { Int($0) }
-                // A result is stored once, in the results table (events of old files may still carry theirs); a
-                // result no task keeps any more is gone, and the event goes without it, as the feed allows.
-                event.result = eventRows.blob(10)
-                if event.result == nil, kind == .taskDone, let n = event.n, let algorithm = event.algorithm {
-                    event.result = results[ComputationKey(n: n, algorithm: algorithm)]
+                var run: [Event]
+                do {
+                    run = try PackedEvents.unpack(runRows.blob(2) ?? [], firstSeq: first, count: Int(last - first) + 1)
+                } catch {
+                    throw StoreOpenProblem.damaged("the events \(first) to \(last) cannot be read: \(error.reason)")
                 }
-                event.error = eventRows.text(11)
-                event.cached = eventRows.optionalInt64(12).map { $0 != 0 }
-                state.events.append(event)
+                // A result is stored once, in the results table; a result no task keeps any more is gone, and the
+                // event goes without it, as the feed allows.
+                for index in run.indices where run[index].kind == .taskDone {
+                    guard let n = run[index].n, let algorithm = run[index].algorithm else { continue }
+                    run[index].result = results[ComputationKey(n: n, algorithm: algorithm)]
+                }
+                state.events += run
             }
             let newestSeq = state.events.last?.seq ?? 0
             if state.events.count > eventCapacity { state.events.removeFirst(state.events.count - eventCapacity) }
@@ -265,7 +256,7 @@ final class StoreWriter {
                 deleteUnusedResult.bind(2, key.algorithm.rawValue)
                 try deleteUnusedResult.run()
             }
-            for event in events { try write(event) }
+            try write(events)
             if let last = events.last, last.seq > UInt64(eventCapacity) {
                 let bound = last.seq - UInt64(eventCapacity)
                 if trimmedThrough == 0 || bound >= trimmedThrough + trimStep {
@@ -360,27 +351,23 @@ final class StoreWriter {
         }
     }
 
-    private func write(_ event: Event) throws(SQLiteError) {
-        let statement = insertEvent
-        statement.bind(1, Int64(bitPattern: event.seq))
-        statement.bind(2, event.wallNanos)
-        statement.bind(3, static: event.kind.storedText)
-        statement.bind(4, event.task.map { Int64(bitPattern: $0.rawValue) })
-        statement.bind(5, event.n.map { Int64(bitPattern: $0) })
-        if let algorithm = event.algorithm {
-            statement.bind(6, static: algorithm.storedText)
-        } else {
-            statement.bind(6, nil as String?)
+    /// Writes `events` as one row per run of consecutive seqs: one row for all of a transaction's, unless an
+    /// earlier write failed between two of its change sets and left a gap.
+    private func write(_ events: [Event]) throws(SQLiteError) {
+        var start = events.startIndex
+        while start < events.endIndex {
+            var end = start + 1
+            while end < events.endIndex, events[end].seq == events[end - 1].seq &+ 1 { end += 1 }
+            packedEvents.removeAll(keepingCapacity: true)
+            PackedEvents.pack(events[start..<end], into: &packedEvents)
+            insertEventRun.bind(1, Int64(bitPattern: events[end - 1].seq))
+            insertEventRun.bind(2, Int64(bitPattern: events[start].seq))
+            try insertEventRun.withBlob(3, packedEvents) { () throws(SQLiteError) in try insertEventRun.run() }
+            start = end
         }
-        statement.bind(7, event.workerPID.map { Int64($0) })
-        statement.bind(8, event.attempt.map { Int64($0) })
-        statement.bind(9, event.durationNanos.map { Int64(bitPattern: $0) })
-        statement.bind(10, event.digits.map { Int64($0) })
-        statement.bind(12, event.error)
-        statement.bind(13, event.cached.map { $0 ? 1 : 0 })
-        // Not the result (parameter 11 stays NULL): a task's end writes it to the results table, and `load` takes it
-        // from there. In every event row it was most of what a short task wrote (up to 1,000 digits each).
-        try statement.run()
+        // A transaction's blob can be large (a batch of 1,000 tasks packs 3,000 events); keep no more than a
+        // typical one between transactions.
+        if packedEvents.capacity > 1 << 16 { packedEvents = [] }
     }
 
     private func setCounter(_ name: String, _ value: UInt64) throws(SQLiteError) {
