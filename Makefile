@@ -22,8 +22,10 @@ LISTEN ?= 127.0.0.1:8787
 DEB_PACKAGES := libgmp-dev zlib1g-dev libsqlite3-dev
 # The browser tests drive Debian's chromium through its chromedriver (nothing downloaded at test time).
 BROWSER_DEB_PACKAGES := chromium chromium-driver
-# What packaging needs: man page lint, the .deb and its dependencies, the systemd container tests.
-PACKAGING_DEB_PACKAGES := mandoc dpkg-dev systemd-container debootstrap
+# What packaging needs: man page lint, the .deb and its dependencies, the systemd container tests. libsystemd-dev,
+# manpages-dev and curl only for their man pages: the lint test resolves fibd(8)'s cross references (sd_notify(3),
+# sd_listen_fds(3), posix_spawn(3), flock(2), curl(1)) against the system's pages; fibd links no libsystemd.
+PACKAGING_DEB_PACKAGES := mandoc dpkg-dev systemd-container debootstrap libsystemd-dev manpages-dev curl
 PY_MODULES := pytest openapi_spec_validator selenium schemathesis
 # schemathesis fuzzes the API from its OpenAPI document (Tests/e2e/test_fuzz.py); pinned so its checks do not drift.
 PY_PACKAGES := pytest openapi-spec-validator selenium schemathesis==4.32.5
