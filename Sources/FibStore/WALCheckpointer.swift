@@ -2,6 +2,10 @@ import CSQLite
 import Dispatch
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Copies the WAL into the database file on a connection and a thread of its own, so that no commit waits for a
 /// checkpoint and its two fsyncs (milliseconds each on most disks): the writer only appends to the WAL.
 ///
@@ -102,8 +106,27 @@ final class WALCheckpointer: @unchecked Sendable {
     @discardableResult
     private func checkpoint() -> (Int, Int)? {
         guard let database else { return nil }
+        Self.yieldToTheEventLoop()
         checkpoints.add(1, ordering: .relaxed)
         return try? database.checkpoint(SQLITE_CHECKPOINT_PASSIVE)
+    }
+
+    /// The nice value of the thread that checkpoints.
+    static let threadNiceness: Int32 = 10
+
+    /// Lowers the priority of the calling thread (the queue's), once: a checkpoint copies megabytes and waits on
+    /// the disk, and on a machine with few CPUs it took the CPU from the event loop and the workers, whose
+    /// answers then waited behind it (a third of the F(1) round trips' p99). At nice 10 the kernel lets them
+    /// preempt it, and it still gets about a tenth of a busy CPU, far more than it needs to keep up. Only this
+    /// queue's work runs on libdispatch's threads in fibd, so the lowered thread serves nothing else. A thread may
+    /// raise its nice value but not lower it again without CAP_SYS_NICE, so it is never put back.
+    static func yieldToTheEventLoop() {
+        // Linux keeps the nice value per thread, and PRIO_PROCESS with 0 names the calling thread alone.
+        let which = __priority_which_t(PRIO_PROCESS.rawValue)
+        errno = 0
+        let current = getpriority(which, 0)
+        guard errno == 0, current < threadNiceness else { return }
+        _ = setpriority(which, 0, threadNiceness)
     }
 
     /// Starts the WAL from its beginning with a write of no consequence (the counters only rise), so that the

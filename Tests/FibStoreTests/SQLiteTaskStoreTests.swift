@@ -63,6 +63,19 @@ final class RecordingScheduler {
     }
 }
 
+/// The nice value of every thread of this process (field 19 of /proc/self/task/TID/stat).
+func threadNiceValues() -> [Int] {
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+    return tasks.compactMap { tid in
+        guard let stat = try? String(contentsOfFile: "/proc/self/task/\(tid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
+        // After the command name in parentheses: state is field 3, nice is field 19.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 16 ? Int(fields[16]) : nil
+    }
+}
+
 /// The size of a file in bytes; 0 if it does not exist.
 func fileSize(_ path: String) -> UInt64 {
     let attributes = try? FileManager.default.attributesOfItem(atPath: path)
@@ -198,6 +211,9 @@ struct SQLiteTaskStoreTests {
             largest = max(largest, fileSize(walPath))
         }
         #expect(store.checkpointerRuns > 0)
+        // The checkpoints ran on a thread at a lower priority than the writer's, which is left as it was.
+        #expect(threadNiceValues().contains(Int(WALCheckpointer.threadNiceness)))
+        #expect(getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) == 0)
         // Never much past the cap (one commit's worth at most).
         #expect(largest < UInt64(cap) + 8 << 20, "the WAL grew to \(largest) bytes")
         store.close(timeoutNanos: 5 * nanosPerSecond)
