@@ -112,6 +112,17 @@ public final class Scheduler {
         }
     }
 
+    /// What ``finish(_:as:result:error:now:)`` takes from a task it ends, for the counters and the event.
+    private struct EndedTask {
+        var previous: TaskState
+        var n: UInt64
+        var algorithm: Algorithm
+        var workerPID: Int32?
+        var attempts: Int
+        var durationNanos: UInt64?
+        var cached: Bool
+    }
+
     private struct Deadline: Comparable {
         var monotonicNanos: UInt64
         var task: TaskID
@@ -133,7 +144,7 @@ public final class Scheduler {
     private var nextTaskID: UInt64
     private var nextJobID: UInt64 = 1
     private var nextSeq: UInt64 = 0
-    private var tasks: [TaskID: FibTask] = [:]
+    private var tasks = TaskTable()
     /// Task ids in submission order (ids increase), for listing; forgotten ids are dropped lazily.
     private var taskOrder: [TaskID] = []
     private var computationOf: [TaskID: ComputationKey] = [:]
@@ -386,8 +397,10 @@ public final class Scheduler {
         appendEvent(event)
 
         if request.shared, let digits = cache.lookup(key) {
-            tasks[id]?.cached = true
-            tasks[id]?.startedAt = now.wallNanos
+            tasks.modify(id) { task in
+                task.cached = true
+                task.startedAt = now.wallNanos
+            }
             counters.queued += 1
             finish(id, as: .done, result: digits, error: nil, now: now)
             return id
@@ -691,18 +704,24 @@ public final class Scheduler {
     }
 
     private func markRunning(_ id: TaskID, computation: Computation, now: Moment) {
-        guard var task = tasks[id], let worker = computation.worker else { return }
-        if task.state == .queued {
+        guard let worker = computation.worker else { return }
+        let pid = workers[worker]?.pid
+        // Changed in place: a copy of the task would retain and release its members for nothing.
+        let started = tasks.modify(id) { task in
+            let wasQueued = task.state == .queued
+            task.state = .running
+            task.attempts += 1
+            task.startedAt = now.wallNanos
+            task.workerPID = pid
+            return (wasQueued, task.timeoutNanos, task.n, task.algorithm, task.attempts)
+        }
+        guard let (wasQueued, timeoutNanos, n, algorithm, attempts) = started else { return }
+        if wasQueued {
             counters.queued -= 1
             counters.running += 1
         }
-        task.state = .running
-        task.attempts += 1
-        task.startedAt = now.wallNanos
-        task.workerPID = workers[worker]?.pid
-        tasks[id] = task
         changed(id)
-        let deadline = now.monotonicNanos &+ task.timeoutNanos
+        let deadline = now.monotonicNanos &+ timeoutNanos
         deadlineOf[id] = deadline
         deadlines.push(Deadline(monotonicNanos: deadline, task: id))
         // A task that ends before its deadline leaves its entry behind until the deadline passes; at a high
@@ -712,10 +731,10 @@ public final class Scheduler {
         }
         var event = Event(kind: .taskStarted, wallNanos: now.wallNanos)
         event.task = id
-        event.n = task.n
-        event.algorithm = task.algorithm
-        event.workerPID = task.workerPID
-        event.attempt = task.attempts
+        event.n = n
+        event.algorithm = algorithm
+        event.workerPID = pid
+        event.attempt = attempts
         appendEvent(event)
     }
 
@@ -745,17 +764,24 @@ public final class Scheduler {
     /// Moves a live task to a final state and lets its computation go when nobody waits for it.
     /// Retention is applied by the entry points once their answer is taken, not here.
     private func finish(_ id: TaskID, as state: TaskState, result: [UInt8]?, error: String?, now: Moment) {
-        guard var task = tasks[id], !task.state.isFinal else { return }
-        switch task.state {
+        // Changed in place; what the event and the counters need is taken out, not the whole task.
+        let ended = tasks.modify(id) { task -> EndedTask? in
+            guard !task.state.isFinal else { return nil }
+            let previous = task.state
+            task.state = state
+            task.finishedAt = now.wallNanos
+            task.result = result
+            task.error = error
+            return EndedTask(
+                previous: previous, n: task.n, algorithm: task.algorithm, workerPID: task.workerPID,
+                attempts: task.attempts, durationNanos: task.durationNanos, cached: task.cached)
+        }
+        guard let ended = ended ?? nil else { return }
+        switch ended.previous {
         case .queued: counters.queued -= 1
         case .running: counters.running -= 1
         default: break
         }
-        task.state = state
-        task.finishedAt = now.wallNanos
-        task.result = result
-        task.error = error
-        tasks[id] = task
         changed(id)
         deadlineOf[id] = nil
         endedTasks.append(id)
@@ -765,7 +791,7 @@ public final class Scheduler {
         case .done:
             counters.done += 1
             completions.record(at: now)
-            if !task.cached, let nanos = task.durationNanos { durations.record(nanos: nanos) }
+            if !ended.cached, let nanos = ended.durationNanos { durations.record(nanos: nanos) }
             kind = .taskDone
         case .failed:
             counters.failed += 1
@@ -781,15 +807,15 @@ public final class Scheduler {
         }
         var event = Event(kind: kind, wallNanos: now.wallNanos)
         event.task = id
-        event.n = task.n
-        event.algorithm = task.algorithm
-        event.workerPID = task.workerPID
-        event.attempt = task.attempts
-        event.durationNanos = task.durationNanos
+        event.n = ended.n
+        event.algorithm = ended.algorithm
+        event.workerPID = ended.workerPID
+        event.attempt = ended.attempts
+        event.durationNanos = ended.durationNanos
         event.digits = result?.count
         event.result = result
         event.error = error
-        event.cached = task.cached ? true : nil
+        event.cached = ended.cached ? true : nil
         appendEvent(event)
 
         retainedBytes += result?.count ?? 0
