@@ -9,6 +9,7 @@ Traffic goes to 127.0.0.1 only. Every loop is bounded in count and in time.
 
 import argparse
 import asyncio
+import contextlib
 import gzip
 import http.client
 import json
@@ -108,6 +109,22 @@ def children_of():
             continue
         tree.setdefault(int(fields[1]), []).append(int(entry))
     return tree
+
+
+@contextlib.contextmanager
+def stopped(pids):
+    """The processes `pids` stopped (SIGSTOP) for the block, continued (SIGCONT) after it, whatever happens."""
+    held = []
+    try:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+                held.append(pid)
+        yield
+    finally:
+        for pid in held:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
 
 
 def process_tree(root):
@@ -511,6 +528,10 @@ class FibdSpeedup:
         assert len({task["worker"] for task in answer["tasks"]}) == 2, "the eight ran on both workers"
         self.row.fibd.append(serial / parallel)
 
+    def processes(self):
+        """The daemon and its workers, to be stopped while the peer's rounds run."""
+        return process_tree(self.daemon.pid)
+
     def close(self):
         self.client.close()
         self.daemon.stop()
@@ -845,7 +866,7 @@ async def dask_scenarios(profile, rows, only, binary):
                 log("fibd and Dask, in turn: speedup")
                 fibd_side = await asyncio.to_thread(FibdSpeedup, binary, profile, rows["speedup"])
                 try:
-                    await dask_speedup(client, profile, rows["speedup"], fibd_side.round)
+                    await dask_speedup(client, profile, rows["speedup"], fibd_side)
                 finally:
                     await asyncio.to_thread(fibd_side.close)
             if "cancel" in only:
@@ -904,18 +925,27 @@ def python_n_for(seconds):
     return n
 
 
-async def dask_speedup(client, profile, row, fibd_round):
+async def dask_speedup(client, profile, row, fibd_side):
+    """The rounds take turns, and each side's run with the other side's processes stopped: an idle Dask worker
+    process still spends a few percent of a CPU (heartbeats, its event loop), which in the parallel half of fibd's
+    round came out of fibd's two busy workers. The Dask scheduler, nannies and client live in this process and
+    keep running; they are Dask's own overhead, in fibd's rounds as in its own."""
     n = python_n_for(profile.cpu_task_seconds)
+    # The workers; their nannies are this process's (LocalCluster runs them here, beside the scheduler).
+    dask_processes = [pid for pid in (await dask_worker_pids(client)).values() if pid != os.getpid()]
     for _ in range(profile.speedup_runs):
-        await asyncio.to_thread(fibd_round)
-        start = time.perf_counter()
-        for _ in range(8):
-            await client.submit(fibonacci, n, pure=False)
-        serial = time.perf_counter() - start
-        start = time.perf_counter()
-        await client.gather([client.submit(fibonacci, n, pure=False) for _ in range(8)])
-        row.peer.append(serial / (time.perf_counter() - start))
-    row.note += f"; Dask: 8 x fibonacci({n}) in Python (pure=False, so none is shared)"
+        with stopped(dask_processes):
+            await asyncio.to_thread(fibd_side.round)
+        with stopped(fibd_side.processes()):
+            start = time.perf_counter()
+            for _ in range(8):
+                await client.submit(fibonacci, n, pure=False)
+            serial = time.perf_counter() - start
+            start = time.perf_counter()
+            await client.gather([client.submit(fibonacci, n, pure=False) for _ in range(8)])
+            row.peer.append(serial / (time.perf_counter() - start))
+    row.note += (f"; Dask: 8 x fibonacci({n}) in Python (pure=False, so none is shared); each side's rounds ran "
+                 "with the other side's processes stopped (SIGSTOP)")
 
 
 async def dask_worker_pids(client):
