@@ -35,9 +35,12 @@ struct TaskTable {
         return (head &+ Int(id.rawValue - base)) & (ring.count - 1)
     }
 
+    // An id is kept in one place only: in the window's slot or among the stragglers. A straggler's id may fall
+    // inside a later window (one started afresh below it), so a slot without a task still asks the stragglers.
+
     subscript(id: TaskID) -> FibTask? {
         get {
-            if let slot = slot(of: id) { return ring[slot] }
+            if let slot = slot(of: id), let task = ring[slot] { return task }
             return stragglers.isEmpty ? nil : stragglers[id]
         }
         set {
@@ -52,19 +55,19 @@ struct TaskTable {
     /// Changes the task `id` in place (no copy of it, nor of its result), if there is one.
     @discardableResult
     mutating func modify<Result>(_ id: TaskID, _ body: (inout FibTask) -> Result) -> Result? {
-        if let slot = slot(of: id) {
-            guard var task = ring[slot].take() else { return nil }
+        if let slot = slot(of: id), var task = ring[slot].take() {
             defer { ring[slot] = task }
             return body(&task)
         }
-        guard let index = stragglers.index(forKey: id) else { return nil }
+        guard !stragglers.isEmpty, let index = stragglers.index(forKey: id) else { return nil }
         return body(&stragglers.values[index])
     }
 
     @discardableResult
     mutating func removeValue(forKey id: TaskID) -> FibTask? {
-        guard let slot = slot(of: id) else { return stragglers.removeValue(forKey: id) }
-        guard let task = ring[slot].take() else { return nil }
+        guard let slot = slot(of: id), let task = ring[slot].take() else {
+            return stragglers.isEmpty ? nil : stragglers.removeValue(forKey: id)
+        }
         inWindow -= 1
         // The window starts at a task: empty slots at its front are dropped (most tasks leave in order).
         while span > 0, ring[head] == nil {
@@ -76,12 +79,16 @@ struct TaskTable {
     }
 
     private mutating func insert(_ task: FibTask, id: TaskID) {
+        if !stragglers.isEmpty, let index = stragglers.index(forKey: id) {
+            stragglers.values[index] = task
+            return
+        }
         if let slot = slot(of: id) {
             if ring[slot] == nil { inWindow += 1 }
             ring[slot] = task
             return
         }
-        if stragglers[id] != nil || (id.rawValue < base && inWindow > 0) {
+        if id.rawValue < base, inWindow > 0 {
             stragglers[id] = task
             return
         }

@@ -51,6 +51,22 @@ struct TaskTableTests {
         #expect(table[TaskID(rawValue: 11)] == nil && table[TaskID(rawValue: UInt64.max)] == nil)
     }
 
+    @Test func aStragglerIsFoundInsideAWindowStartedAfreshBelowIt() {
+        var table = TaskTable()
+        table[TaskID(rawValue: 500)] = task(500)
+        table[TaskID(rawValue: 10_000)] = task(10_000)  // far ahead: 500 becomes a straggler
+        table[TaskID(rawValue: 10_000)] = nil  // the window is empty
+        table[TaskID(rawValue: 400)] = task(400)  // and starts afresh below the straggler
+        for id in UInt64(401)...600 where id != 500 { table[TaskID(rawValue: id)] = task(id) }
+        #expect(table.count == 201)
+        #expect(table[TaskID(rawValue: 500)]?.id.rawValue == 500)
+        table[TaskID(rawValue: 500)] = task(500, n: 7)  // an update stays where the task is
+        #expect(table.stragglerCount == 1 && table[TaskID(rawValue: 500)]?.n == 7)
+        #expect(table.modify(TaskID(rawValue: 500)) { $0.n } == 7)
+        #expect(table.removeValue(forKey: TaskID(rawValue: 500))?.n == 7)
+        #expect(table[TaskID(rawValue: 500)] == nil && table.count == 200)
+    }
+
     @Test func modifyChangesTheStoredTaskAndOnlyAnExistingOne() {
         var table = TaskTable()
         table[TaskID(rawValue: 5)] = task(5)
