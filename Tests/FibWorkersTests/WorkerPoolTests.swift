@@ -99,6 +99,27 @@ struct WorkerPoolTests {
         try await harness.close()
     }
 
+    @Test func anIdleWorkerIsNotWokenWhenThePoolReadsItsAnswer() async throws {
+        let harness = try await PoolHarness(count: 1)
+        let (_, pid) = try await harness.events.expectReady(0)
+        func sleeps() throws -> Int {
+            let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+            let line = status.split(separator: "\n").first { $0.hasPrefix("voluntary_ctxt_switches:") }
+            return Int(line?.split(separator: "\t").last.map(String.init) ?? "") ?? -1
+        }
+        let jobs = 200
+        let before = try sleeps()
+        for index in 0..<jobs {
+            try await harness.run(Job(id: 1 + UInt64(index), n: 1, algorithm: .fast), on: 0)
+            _ = try await harness.events.expectFinished(job: 1 + UInt64(index))
+        }
+        let switches = try sleeps() - before
+        // One sleep per job, waiting for the next one. Asleep in read(2), the worker was woken a second time
+        // whenever the pool read its answer (two per job); asleep in poll for input, it is not.
+        #expect(before >= 0 && switches < jobs * 3 / 2, "\(switches) sleeps for \(jobs) jobs")
+        try await harness.close()
+    }
+
     @Test func aLeavingBusyWorkerAnswersAJobSentBeforeTheSchedulerKnewThenGoes() async throws {
         let harness = try await PoolHarness(count: 2)
         var pids: [WorkerID: Int32] = [:]
