@@ -27,20 +27,3 @@ extension TaskState {
         }
     }
 }
-
-extension EventKind {
-    /// The same text as `rawValue`.
-    var storedText: StaticString {
-        switch self {
-        case .taskSubmitted: return "task.submitted"
-        case .taskStarted: return "task.started"
-        case .taskDone: return "task.done"
-        case .taskFailed: return "task.failed"
-        case .taskCancelled: return "task.cancelled"
-        case .taskTimedOut: return "task.timed_out"
-        case .taskRequeued: return "task.requeued"
-        case .workerReady: return "worker.ready"
-        case .workerExited: return "worker.exited"
-        }
-    }
-}

@@ -9,6 +9,5 @@ import Testing
     @Test func everyStoredTextIsTheRawValue() {
         for algorithm in Algorithm.allCases { #expect("\(algorithm.storedText)" == algorithm.rawValue) }
         for state in TaskState.allCases { #expect("\(state.storedText)" == state.rawValue) }
-        for kind in EventKind.allCases { #expect("\(kind.storedText)" == kind.rawValue) }
     }
 }
