@@ -849,14 +849,48 @@ def fibd_page_weight(binary, row):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The Dask peer (one LocalCluster, async client, in this process)
+# The Dask peer (one LocalCluster in a process of its own, see peer_dask.py serve; the async client in this one)
+
+
+@contextlib.asynccontextmanager
+async def dask_cluster_process():
+    """The peer's LocalCluster, served by `peer_dask.py serve` in a new session: yields (pid, scheduler address,
+    dashboard link); closing its standard input ends it, and its process group is killed if it does not end."""
+    process = subprocess.Popen(
+        [sys.executable, os.path.join(HERE, "peer_dask.py"), "serve"], stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+
+    def read_addresses():
+        found = {}
+        while len(found) < 2:
+            line = process.stdout.readline()
+            if not line:
+                raise RuntimeError("the Dask peer ended before it served")
+            key, _, value = line.strip().partition(" ")
+            found[key] = value
+        return found
+
+    try:
+        try:
+            found = await asyncio.wait_for(asyncio.to_thread(read_addresses), 120)
+        except TimeoutError:
+            os.killpg(process.pid, signal.SIGKILL)  # ends the read too: its pipe closes
+            raise RuntimeError("the Dask peer did not start its cluster in 120 s") from None
+        yield process.pid, found["scheduler"], found.get("dashboard", "")
+    finally:
+        process.stdin.close()
+        try:
+            await asyncio.to_thread(process.wait, 30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            await asyncio.to_thread(process.wait, 10)
 
 
 async def dask_scenarios(profile, rows, only, binary):
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client
 
-    async with LocalCluster(asynchronous=True, **peer_dask.cluster_options()) as cluster:
-        async with Client(cluster, asynchronous=True) as client:
+    async with dask_cluster_process() as (cluster_pid, scheduler_address, dashboard_link):
+        async with Client(scheduler_address, asynchronous=True) as client:
             await client.submit(fibonacci, 1, pure=False)  # warm
             if "latency" in only:
                 await dask_latency(client, profile, rows["latency_p50"], rows["latency_p99"])
@@ -866,13 +900,13 @@ async def dask_scenarios(profile, rows, only, binary):
                 log("fibd and Dask, in turn: speedup")
                 fibd_side = await asyncio.to_thread(FibdSpeedup, binary, profile, rows["speedup"])
                 try:
-                    await dask_speedup(client, profile, rows["speedup"], fibd_side)
+                    await dask_speedup(client, profile, rows["speedup"], fibd_side, cluster_pid)
                 finally:
                     await asyncio.to_thread(fibd_side.close)
             if "cancel" in only:
                 await dask_cancel(client, profile, rows["cancel"])
             if "pages" in only:
-                await dask_page_weight(cluster, rows["pages"])
+                await dask_page_weight(dashboard_link, rows["pages"])
             if "kill" in only:
                 await dask_kill(client, profile, rows["kill_again"], rows["kill_ready"])
 
@@ -925,16 +959,15 @@ def python_n_for(seconds):
     return n
 
 
-async def dask_speedup(client, profile, row, fibd_side):
-    """The rounds take turns, and each side's run with the other side's processes stopped: an idle Dask worker
-    process still spends a few percent of a CPU (heartbeats, its event loop), which in the parallel half of fibd's
-    round came out of fibd's two busy workers. The Dask scheduler, nannies and client live in this process and
-    keep running; they are Dask's own overhead, in fibd's rounds as in its own."""
+async def dask_speedup(client, profile, row, fibd_side, cluster_pid):
+    """The rounds take turns, and each side's run with the other side's processes stopped. Idle, Dask still spends
+    CPU: each worker process a percent or two (heartbeats, its event loop), the scheduler and nannies 3.5% of a CPU
+    (periodic callbacks: work stealing, memory monitors), and in the parallel half of fibd's round that came out of
+    fibd's two busy workers. So fibd's rounds run with every process of the cluster stopped; only the client, in this
+    process, stays (it waits on its connection to the scheduler)."""
     n = python_n_for(profile.cpu_task_seconds)
-    # The workers; their nannies are this process's (LocalCluster runs them here, beside the scheduler).
-    dask_processes = [pid for pid in (await dask_worker_pids(client)).values() if pid != os.getpid()]
     for _ in range(profile.speedup_runs):
-        with stopped(dask_processes):
+        with stopped(process_tree(cluster_pid)):
             await asyncio.to_thread(fibd_side.round)
         with stopped(fibd_side.processes()):
             start = time.perf_counter()
@@ -1020,13 +1053,11 @@ async def dask_kill(client, profile, row_again, row_ready):
                       "scheduler's identity (the nanny restarts it)")
 
 
-async def dask_page_weight(cluster, row):
-    link = cluster.dashboard_link
+async def dask_page_weight(link, row):
     if not link:
         row.note += " Dask's dashboard is not up (bokeh missing): not measured."
         return
     parsed = urllib.parse.urlparse(link)
-    # The dashboard is served by this process's event loop: fetch from a thread.
     total, per_page = await asyncio.to_thread(
         fetch_page_weight, parsed.port, [parsed.path, "/individual-task-stream", "/individual-progress"])
     if total is None:

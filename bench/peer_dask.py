@@ -6,6 +6,11 @@ Its task is the seed's `fibonacci(n)`, plain recursion in Python, submitted with
 `python peer_dask.py cold-start` is run by the harness as a fresh process: it prints `answered <seconds>` once the
 first task has come back, then `idle` and stays up (idle) until its standard input closes, so that the harness can
 read the resident memory of the whole process tree.
+
+`python peer_dask.py serve` runs the cluster for the harness's other scenarios in a process of its own: it prints
+`scheduler <address>` and `dashboard <link>`, then serves until its standard input closes. The harness's client
+connects to it; with the scheduler and nannies outside the harness, the harness can stop every Dask process while
+fibd's speed-up rounds run (see bench.py's dask_speedup).
 """
 
 import os
@@ -47,10 +52,25 @@ async def cold_start():
             await asyncio.wait_for(loop.run_in_executor(None, sys.stdin.read), timeout=120)
 
 
-if __name__ == "__main__":
-    if sys.argv[1:] == ["cold-start"]:
-        import asyncio
+async def serve():
+    import asyncio
 
+    from dask.distributed import LocalCluster
+
+    async with LocalCluster(asynchronous=True, **cluster_options()) as cluster:
+        print(f"scheduler {cluster.scheduler_address}", flush=True)
+        print(f"dashboard {cluster.dashboard_link or ''}", flush=True)
+        # Until the harness closes our standard input; bounded by the longest full run, with room to spare.
+        loop = asyncio.get_running_loop()
+        await asyncio.wait_for(loop.run_in_executor(None, sys.stdin.read), timeout=3600)
+
+
+if __name__ == "__main__":
+    import asyncio
+
+    if sys.argv[1:] == ["cold-start"]:
         asyncio.run(cold_start())
+    elif sys.argv[1:] == ["serve"]:
+        asyncio.run(serve())
     else:
-        sys.exit("usage: peer_dask.py cold-start")
+        sys.exit("usage: peer_dask.py cold-start | serve")
