@@ -1,7 +1,9 @@
--- One task per request: POST /api/v1/tasks?wait=10s with {"n": N}.
--- N comes from a per-thread counter (thread t of T uses t, t+T, t+2T, ... modulo BENCH_N_RANGE), so requests in
--- flight at once name different computations and none is coalesced with another or answered from a cache.
--- BENCH_N_RANGE=1 makes every request F(0)... use BENCH_N_FIXED to send one n always (the sequential F(1) run).
+-- One task per request: POST /api/v1/tasks?wait=10s.
+-- With BENCH_N_FIXED, every request is {"n": BENCH_N_FIXED, "shared": false}: the same trivial task each time,
+-- each computed on its own (Dask's pure=False), so none is coalesced with another in flight. Otherwise N comes
+-- from a per-thread counter (thread t of T uses t, t+T, t+2T, ... modulo BENCH_N_RANGE), so requests in flight at
+-- once name different computations. Either way, run the daemon with --cache-size 0 so that none is answered from
+-- the cache.
 local thread_count = tonumber(os.getenv("BENCH_THREADS") or "1")
 local n_range = tonumber(os.getenv("BENCH_N_RANGE") or "4000")
 local n_fixed = os.getenv("BENCH_N_FIXED")
@@ -16,13 +18,11 @@ end
 
 local counter = 0
 function request()
-    local n
-    if n_fixed then
-        n = tonumber(n_fixed)
-    else
-        n = ((thread_id or 0) + thread_count * counter) % n_range
-    end
     counter = counter + 1
+    if n_fixed then
+        return wrk.format("POST", path, headers, '{"n":' .. n_fixed .. ',"shared":false}')
+    end
+    local n = ((thread_id or 0) + thread_count * (counter - 1)) % n_range
     return wrk.format("POST", path, headers, '{"n":' .. n .. '}')
 end
 
