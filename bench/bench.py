@@ -50,6 +50,7 @@ class Profile:
         full, quick, smoke = name == "full", name == "quick", name == "smoke"
         self.runs = 5 if full else (2 if quick else 1)  # repetitions of each scenario
         self.wrk_seconds = 5 if full else (2 if quick else 1)
+        self.floor_round_trips = 20_000 if full else (5_000 if quick else 1_000)
         self.peer_seconds = 5 if full else (2 if quick else 1)
         self.sequential_count = 500 if full else (200 if quick else 20)  # Dask's sequential submits per run
         self.cpu_task_seconds = 1.0 if full else (0.5 if quick else 0.1)  # one CPU-bound task, about
@@ -450,11 +451,45 @@ def machine_info(binary):
 
 
 def fibd_latency(binary, profile, row_p50, row_p99):
-    with Fibd(binary, "--cache-size", "0") as daemon:
-        for _ in range(profile.runs):
-            result = run_wrk(daemon.port, "submit.lua", profile.wrk_seconds, 1, 1, {"BENCH_N_FIXED": "1"})
-            row_p50.fibd.append(result["latency"][50])
-            row_p99.fibd.append(result["latency"][99])
+    floor_p50, floor_p99 = [], []
+    with tempfile.TemporaryDirectory(prefix="fibd-bench-floor-") as scratch:
+        hops = build_hops(scratch)
+        with Fibd(binary, "--cache-size", "0") as daemon:
+            for _ in range(profile.runs):
+                result = run_wrk(daemon.port, "submit.lua", profile.wrk_seconds, 1, 1, {"BENCH_N_FIXED": "1"})
+                row_p50.fibd.append(result["latency"][50])
+                row_p99.fibd.append(result["latency"][99])
+                if hops:  # between fibd's runs, so that the machine's mood falls on both alike
+                    p50, p99 = run_hops(hops, profile.floor_round_trips)
+                    floor_p50.append(p50)
+                    floor_p99.append(p99)
+    if not hops:
+        row_p50.note = "the floor (bench/floor/hops.c) was not measured: no C compiler (clang or cc) found"
+        return
+    row_p50.note = (f"the floor under it on this machine, with no work at all: {statistics.median(floor_p50) * 1e6:.0f} "
+                    "µs (median over runs, measured between fibd's by bench/floor/hops.c: one byte from a client "
+                    "process over TCP loopback to a relay process, over a Unix socket to a worker process, and "
+                    "back, each asleep in poll until its byte comes: fibd's hops without HTTP, JSON, the scheduler "
+                    "or the store)")
+    row_p99.note = f"the same floor's p99: {statistics.median(floor_p99) * 1e6:.0f} µs (median over runs)"
+
+
+def build_hops(scratch):
+    """Compiles bench/floor/hops.c into `scratch`; its path, or None without a C compiler."""
+    compiler = shutil.which("clang") or shutil.which("cc")
+    if compiler is None:
+        return None
+    binary = os.path.join(scratch, "hops")
+    subprocess.run([compiler, "-O2", "-o", binary, os.path.join(HERE, "floor", "hops.c")], check=True, timeout=120)
+    return binary
+
+
+def run_hops(binary, round_trips):
+    done = subprocess.run([binary, str(round_trips)], capture_output=True, text=True, check=True, timeout=120)
+    figures = re.fullmatch(r"p50 ([\d.]+) p99 ([\d.]+)\n", done.stdout)
+    if figures is None:
+        raise RuntimeError(f"hops printed {done.stdout!r}")
+    return float(figures.group(1)), float(figures.group(2))
 
 
 def fibd_throughput(binary, profile, row_single, row_batch, row_spread):
