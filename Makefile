@@ -116,7 +116,7 @@ test: deps lint build
 	$(MAKE) --no-print-directory browser-test packaging-test systemd-test bench-smoke
 
 ## bench: fibd (release build) against the Dask peer, every scenario, in one run; writes bench/RESULTS.md.
-## `make bench QUICK=1` is a short run (under two minutes). See bench/README.md.
+## `make bench QUICK=1` is a short run (under two minutes), written to bench/RESULTS-quick.md. See bench/README.md.
 BENCH_VENV := $(CURDIR)/bench/.venv
 BENCH_PYTHON := $(BENCH_VENV)/bin/python
 bench: release bench-deps

@@ -3,7 +3,8 @@
 python3 bench/bench.py [--quick | --smoke] [--fibd PATH] [--out FILE]
 
 Every scenario runs against fibd and against the peer, repeated; one table with medians and p99 is printed and
-written to --out (bench/RESULTS.md by default; --smoke writes nothing and checks no figure).
+written to --out (by default bench/RESULTS.md, which holds the latest full run, or bench/RESULTS-quick.md for
+--quick; --smoke writes nothing and checks no figure).
 Traffic goes to 127.0.0.1 only. Every loop is bounded in count and in time.
 """
 
@@ -1228,7 +1229,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="a short run (under two minutes)")
     parser.add_argument("--smoke", action="store_true", help="one iteration of each scenario, no figures checked")
     parser.add_argument("--fibd", default=os.path.join(HERE, "..", ".build", "release", "fibd"))
-    parser.add_argument("--out", default=None, help="write the table here (default: bench/RESULTS.md, not for --smoke)")
+    parser.add_argument("--out", default=None, help="write the table here (default: bench/RESULTS.md, or RESULTS-quick.md with --quick; none for --smoke)")
     parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated: " + ",".join(SCENARIOS))
     args = parser.parse_args()
     profile = Profile("smoke" if args.smoke else ("quick" if args.quick else "full"))
@@ -1276,7 +1277,8 @@ def main():
     table = render(list(rows.values()), machine, profile, started, time.time() - started)
     print(table)
     if not args.smoke:
-        out = args.out or os.path.join(HERE, "RESULTS.md")
+        # RESULTS.md is the latest full run: a quick run does not replace it.
+        out = args.out or os.path.join(HERE, "RESULTS-quick.md" if args.quick else "RESULTS.md")
         with open(out, "w") as results:
             results.write(table)
         log(f"wrote {out}")
