@@ -128,6 +128,24 @@ public struct EventLog: Sendable {
         count -= 1
     }
 
+    /// Calls `body` with each event kept after `cursor`, oldest first, reading them in place (no copy of the
+    /// events, nor an array of them); returns the cursor to pass next (the head). A cursor older than the
+    /// oldest event kept starts at the oldest: the events in between are gone.
+    public func forEach(after cursor: UInt64, _ body: (borrowing Event) -> Void) -> UInt64 {
+        let from = max(cursor, oldest &- 1)
+        guard from < head else { return max(cursor, head) }
+        let firstIndex = count - Int(head - from)
+        ring.withUnsafeBufferPointer { slots in
+            for offset in firstIndex..<count {
+                switch slots[(start + offset) % slots.count] {
+                case .some(let event): body(event)
+                case .none: break
+                }
+            }
+        }
+        return head
+    }
+
     /// The events after `cursor`, at most `limit` of them, none after `visibleHead` (default: all): a
     /// durable store shows only the events it has written, so that no client sees one a crash could undo.
     public func read(after cursor: UInt64, limit: Int, visibleHead: UInt64? = nil) -> EventRead {

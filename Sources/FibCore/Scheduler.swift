@@ -193,7 +193,7 @@ public final class Scheduler {
         if let last = stored.last { nextTaskID = max(nextTaskID, last.id.rawValue &+ 1) }
         var finished: [FibTask] = []
         var cutOff: [TaskID] = []
-        for var task in stored where tasks[task.id] == nil {
+        for var task in stored where !tasks.contains(task.id) {
             counters.submitted += 1
             if task.state.isFinal {
                 tasks[task.id] = task
@@ -869,7 +869,7 @@ public final class Scheduler {
             finishedOrderStart = 0
         }
         if taskOrder.count > 1024, taskOrder.count > 2 * tasks.count {
-            taskOrder.removeAll { tasks[$0] == nil }
+            taskOrder.removeAll { !tasks.contains($0) }
         }
     }
 }

@@ -52,6 +52,17 @@ struct TaskTable {
         }
     }
 
+    /// Whether the task `id` is kept; looks at its slot without copying the task out.
+    func contains(_ id: TaskID) -> Bool {
+        if let slot = slot(of: id), isOccupied(slot) { return true }
+        return !stragglers.isEmpty && stragglers.index(forKey: id) != nil
+    }
+
+    /// Reads the slot in place: `ring[slot] != nil` would copy the task out (and retain its result and error).
+    private func isOccupied(_ slot: Int) -> Bool {
+        ring.withUnsafeBufferPointer { $0[slot] != nil }
+    }
+
     /// Changes the task `id` in place (no copy of it, nor of its result), if there is one.
     @discardableResult
     mutating func modify<Result>(_ id: TaskID, _ body: (inout FibTask) -> Result) -> Result? {
@@ -70,7 +81,7 @@ struct TaskTable {
         }
         inWindow -= 1
         // The window starts at a task: empty slots at its front are dropped (most tasks leave in order).
-        while span > 0, ring[head] == nil {
+        while span > 0, !isOccupied(head) {
             head = (head + 1) & (ring.count - 1)
             base &+= 1
             span -= 1
@@ -84,7 +95,7 @@ struct TaskTable {
             return
         }
         if let slot = slot(of: id) {
-            if ring[slot] == nil { inWindow += 1 }
+            if !isOccupied(slot) { inWindow += 1 }
             ring[slot] = task
             return
         }

@@ -59,6 +59,27 @@ import Testing
         #expect(expiredHead(log.read(after: 0, limit: 10)) == 10)
     }
 
+    @Test func forEachVisitsTheEventsAfterACursorInPlace() {
+        var log = EventLog(capacity: 4, maxInlineResultBytes: 1 << 20)
+        var seen: [UInt64] = []
+        #expect(log.forEach(after: 0) { seen.append($0.seq) } == 0)
+        #expect(seen.isEmpty)
+        for index in 0..<10 { log.append(event(result: [UInt8(index)])) }
+        // Events 7 to 10 are kept, and the ring has wrapped around.
+        #expect(log.forEach(after: 8) { seen.append($0.seq) } == 10)
+        #expect(seen == [9, 10])
+        seen = []
+        #expect(log.forEach(after: 2) { seen.append($0.seq) } == 10, "a cursor from before the oldest")
+        #expect(seen == [7, 8, 9, 10])
+        var results: [[UInt8]?] = []
+        #expect(log.forEach(after: 6) { results.append($0.result) } == 10)
+        #expect(results == [[6], [7], [8], [9]])
+        seen = []
+        #expect(log.forEach(after: 10) { seen.append($0.seq) } == 10)
+        #expect(log.forEach(after: 12) { seen.append($0.seq) } == 12, "a cursor past the head stays")
+        #expect(seen.isEmpty)
+    }
+
     @Test func onlyShortResultsAreCarriedInline() {
         var log = EventLog(capacity: 10, maxInlineResultBytes: 1 << 20)
         log.append(event(.taskDone, result: digits(count: 1000)))

@@ -120,8 +120,10 @@ struct TaskTableTests {
             peak = max(peak, model.count)
             let probe = UInt64.random(in: 0..<(next + 10), using: &generator)
             #expect(table[TaskID(rawValue: probe)]?.n == model[probe]?.n)
+            #expect(table.contains(TaskID(rawValue: probe)) == (model[probe] != nil))
         }
         for (id, expected) in model {
+            #expect(table.contains(TaskID(rawValue: id)))
             let found = table[TaskID(rawValue: id)]
             #expect(found?.n == expected.n && found?.attempts == expected.attempts)
         }

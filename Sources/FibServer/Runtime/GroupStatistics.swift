@@ -57,13 +57,10 @@ struct GroupStatistics {
     /// Folds in the events of `log` not seen yet.
     mutating func fold(_ log: EventLog) {
         guard log.head != foldedHead else { return }
-        let from = max(foldedHead, log.oldest &- 1)
-        guard case .events(let events, let next) = log.read(after: from, limit: Int(log.head - from)) else { return }
-        for event in events { fold(event) }
-        foldedHead = next
+        foldedHead = log.forEach(after: foldedHead) { event in fold(event) }
     }
 
-    private mutating func fold(_ event: Event) {
+    private mutating func fold(_ event: borrowing Event) {
         guard let id = event.task else { return }
         switch event.kind {
         case .taskSubmitted:
