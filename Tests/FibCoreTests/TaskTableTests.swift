@@ -62,9 +62,11 @@ struct TaskTableTests {
         #expect(table[TaskID(rawValue: 500)]?.id.rawValue == 500)
         table[TaskID(rawValue: 500)] = task(500, n: 7)  // an update stays where the task is
         #expect(table.stragglerCount == 1 && table[TaskID(rawValue: 500)]?.n == 7)
+        #expect(table.contains(TaskID(rawValue: 500)) && table.contains(TaskID(rawValue: 400)))
         #expect(table.modify(TaskID(rawValue: 500)) { $0.n } == 7)
         #expect(table.removeValue(forKey: TaskID(rawValue: 500))?.n == 7)
         #expect(table[TaskID(rawValue: 500)] == nil && table.count == 200)
+        #expect(!table.contains(TaskID(rawValue: 500)) && !table.contains(TaskID(rawValue: 10_000)))
     }
 
     @Test func modifyChangesTheStoredTaskAndOnlyAnExistingOne() {
